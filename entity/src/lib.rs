@@ -1,0 +1,8 @@
+//! sea-orm entities: the only Rust description of Hearth's tables.
+//! Times are Unix seconds (`i64`) so SQLite and PostgreSQL compare them the same way.
+
+pub mod login_failure;
+pub mod revoked_token;
+pub mod session_invalidation;
+pub mod user_device;
+pub mod users;

@@ -1,0 +1,206 @@
+//! The account domain: find-or-create by identifier, email/password logins with
+//! throttling, link and unlink, profile read/update, delete and ban.
+
+mod link;
+pub mod password;
+mod profile;
+pub mod validate;
+
+pub use link::{link_custom, link_device, link_email, unlink_custom, unlink_device, unlink_email};
+pub use profile::{ban, delete_account, get_account, get_users, unban, update_account, Account};
+
+use entity::users;
+use uuid::Uuid;
+
+use crate::clock::unix_now;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::store::{CreateError, Identifier, NewAccount};
+use crate::AppState;
+use validate::{CustomId, DeviceId, EmailLogin, Password, Username};
+
+/// Who logged in, and whether the account was made by this request.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    pub user_id: Uuid,
+    pub username: String,
+    pub created: bool,
+}
+
+/// Profile fields a provider supplies for a new account.
+#[derive(Default)]
+pub struct NewProfile {
+    pub password: Option<String>,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub email: Option<String>,
+}
+
+pub async fn authenticate_device(state: &AppState, id: &str, create: bool, username: &str) -> ApiResult<Authenticated> {
+    let device = DeviceId::parse(id)?;
+    let username = Username::parse_optional(username)?;
+    find_or_create(state, Identifier::Device(device.into_inner()), create, username).await
+}
+
+pub async fn authenticate_custom(state: &AppState, id: &str, create: bool, username: &str) -> ApiResult<Authenticated> {
+    let custom = CustomId::parse(id)?;
+    let username = Username::parse_optional(username)?;
+    find_or_create(state, Identifier::Custom(custom.into_inner()), create, username).await
+}
+
+pub async fn authenticate_email(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    create: bool,
+    username: &str,
+) -> ApiResult<Authenticated> {
+    match EmailLogin::parse(email, password, username)? {
+        EmailLogin::Email { email, password, username } => {
+            let identifier = Identifier::Email(email.into_inner());
+            match find(state, &identifier).await? {
+                Some(user) => check_password(state, user, password).await,
+                None if !create => {
+                    // As slow as a wrong password, so timing does not reveal the account.
+                    verify_password(state, password, None).await?;
+                    Err(ApiError::not_found("User account not found."))
+                }
+                None => {
+                    let hash = hash_password(state, password, "Error finding or creating user account.").await?;
+                    let profile = NewProfile { password: Some(hash), ..NewProfile::default() };
+                    create_account(state, identifier, username, profile).await
+                }
+            }
+        }
+        EmailLogin::Username { username, password } => {
+            let user = state
+                .store
+                .find_user_by_username(username.as_str())
+                .await
+                .map_err(ApiError::internal_with("Error finding user account."))?;
+            match user {
+                Some(user) => check_password(state, user, password).await,
+                None => {
+                    verify_password(state, password, None).await?;
+                    Err(ApiError::not_found("User account not found."))
+                }
+            }
+        }
+    }
+}
+
+async fn find(state: &AppState, identifier: &Identifier) -> ApiResult<Option<users::Model>> {
+    state
+        .store
+        .find_user_by_identifier(identifier)
+        .await
+        .map_err(ApiError::internal_with("Error finding user account."))
+}
+
+/// Logs into the account holding `identifier`, or creates it when allowed.
+pub async fn find_or_create(
+    state: &AppState,
+    identifier: Identifier,
+    create: bool,
+    username: Option<Username>,
+) -> ApiResult<Authenticated> {
+    find_or_create_with(state, identifier, create, username, NewProfile::default()).await
+}
+
+pub async fn find_or_create_with(
+    state: &AppState,
+    identifier: Identifier,
+    create: bool,
+    username: Option<Username>,
+    profile: NewProfile,
+) -> ApiResult<Authenticated> {
+    match find(state, &identifier).await? {
+        Some(user) => login(user),
+        None if !create => Err(ApiError::not_found("User account not found.")),
+        None => create_account(state, identifier, username, profile).await,
+    }
+}
+
+fn login(user: users::Model) -> ApiResult<Authenticated> {
+    if user.disable_time != 0 {
+        return Err(ApiError::permission_denied("User account banned."));
+    }
+    Ok(Authenticated { user_id: user.id, username: user.username, created: false })
+}
+
+async fn create_account(
+    state: &AppState,
+    identifier: Identifier,
+    username: Option<Username>,
+    profile: NewProfile,
+) -> ApiResult<Authenticated> {
+    const FAILED: &str = "Error finding or creating user account.";
+    let new = NewAccount {
+        username: username.unwrap_or_else(Username::generate).into_inner(),
+        identifier: identifier.clone(),
+        password: profile.password,
+        display_name: profile.display_name,
+        avatar_url: profile.avatar_url,
+        email: profile.email,
+        now: unix_now(),
+    };
+    match state.store.create_account(new).await {
+        Ok(user) => Ok(Authenticated { user_id: user.id, username: user.username, created: true }),
+        Err(CreateError::Db(e)) => Err(ApiError::internal(FAILED, e)),
+        Err(conflict) => {
+            // A concurrent first login with the same identifier won: log into its account.
+            if let Some(user) = find(state, &identifier).await? {
+                return login(user);
+            }
+            match conflict {
+                CreateError::UsernameTaken => Err(ApiError::already_exists("Username is already in use.")),
+                _ => Err(ApiError::new(Code::Internal, FAILED)),
+            }
+        }
+    }
+}
+
+/// Mode A/B password login with client-API throttling (difference 5).
+async fn check_password(state: &AppState, user: users::Model, password: Password) -> ApiResult<Authenticated> {
+    if user.disable_time != 0 {
+        return Err(ApiError::permission_denied("User account banned."));
+    }
+    let limit = state.config.session.max_failed_logins;
+    let window = state.config.session.failed_login_window_sec;
+    let now = unix_now();
+    let failures = if limit > 0 {
+        state.store.login_failures(user.id).await.map_err(ApiError::internal_with("Error finding user account."))?
+    } else {
+        None
+    };
+    if let Some((count, since)) = failures {
+        if count >= limit as i32 && since > now - window {
+            return Err(ApiError::new(Code::ResourceExhausted, "Try again later."));
+        }
+    }
+    if !verify_password(state, password, user.password.clone()).await? {
+        if limit > 0 {
+            if let Err(e) = state.store.record_login_failure(user.id, now, window).await {
+                tracing::warn!(error = %e, "cannot record a failed login");
+            }
+        }
+        return Err(ApiError::unauthenticated("Invalid credentials."));
+    }
+    if failures.is_some() {
+        if let Err(e) = state.store.clear_login_failures(user.id).await {
+            tracing::warn!(error = %e, "cannot clear failed logins");
+        }
+    }
+    login(user)
+}
+
+async fn verify_password(state: &AppState, password: Password, stored: Option<String>) -> ApiResult<bool> {
+    state
+        .passwords
+        .verify(password.into_inner(), stored)
+        .await
+        .map_err(ApiError::internal_with("Error finding user account."))
+}
+
+async fn hash_password(state: &AppState, password: Password, failure: &'static str) -> ApiResult<String> {
+    state.passwords.hash(password.into_inner()).await.map_err(ApiError::internal_with(failure))
+}

@@ -1,0 +1,119 @@
+//! Reading, updating and deleting an account; looking up users; ban and unban.
+
+use entity::users;
+use uuid::Uuid;
+
+use super::validate::Username;
+use crate::clock::unix_now;
+use crate::error::{ApiError, ApiResult};
+use crate::sessions;
+use crate::store::{unique_violation, AccountUpdate};
+use crate::AppState;
+
+/// An account with its devices, as `GET /v2/account` shows it.
+pub struct Account {
+    pub user: users::Model,
+    pub devices: Vec<String>,
+}
+
+pub async fn get_account(state: &AppState, user_id: Uuid) -> ApiResult<Account> {
+    const FAILED: &str = "Error retrieving user account.";
+    let user = state
+        .store
+        .find_user(user_id)
+        .await
+        .map_err(ApiError::internal_with(FAILED))?
+        .ok_or_else(|| ApiError::not_found("Account not found."))?;
+    let devices = state.store.devices_of(user_id).await.map_err(ApiError::internal_with(FAILED))?;
+    Ok(Account { user, devices })
+}
+
+pub async fn update_account(state: &AppState, user_id: Uuid, update: AccountUpdate) -> ApiResult<()> {
+    const FAILED: &str = "Error while trying to update account.";
+    if let Some(username) = &update.username {
+        Username::parse_for_update(username)?;
+    }
+    let AccountUpdate { username, display_name, avatar_url, lang_tag, location, timezone } = &update;
+    if username.is_none()
+        && display_name.is_none()
+        && avatar_url.is_none()
+        && lang_tag.is_none()
+        && location.is_none()
+        && timezone.is_none()
+    {
+        return Err(ApiError::invalid("No fields to update."));
+    }
+    // Column sizes are enforced here so SQLite (which does not enforce them) and
+    // PostgreSQL answer alike: nothing changes and the client gets Nakama's 500.
+    let too_long = |v: &Option<String>, max: usize| v.as_ref().is_some_and(|v| v.len() > max);
+    if too_long(display_name, 255)
+        || too_long(avatar_url, 512)
+        || too_long(location, 255)
+        || too_long(timezone, 255)
+        || too_long(lang_tag, 18)
+        || lang_tag.as_deref() == Some("")
+    {
+        return Err(ApiError::new(crate::error::Code::Internal, FAILED));
+    }
+    let Some(user) = state.store.find_user(user_id).await.map_err(ApiError::internal_with(FAILED))? else {
+        return Ok(());
+    };
+    match state.store.update_account(&user, update, unix_now()).await {
+        Ok(_) => Ok(()),
+        Err(e) if unique_violation(&e).is_some() => {
+            Err(ApiError::invalid("rpc error: code = AlreadyExists desc = Username is already in use."))
+        }
+        Err(e) => Err(ApiError::internal(FAILED, e)),
+    }
+}
+
+/// Deletes the account (idempotent), then voids its tokens and ends its sessions.
+pub async fn delete_account(state: &AppState, user_id: Uuid) -> ApiResult<()> {
+    let deleted =
+        state.store.delete_account(user_id).await.map_err(ApiError::internal_with("Error deleting user account."))?;
+    if deleted {
+        sessions::invalidate_all(state, user_id, unix_now()).await?;
+    }
+    Ok(())
+}
+
+/// `GET /v2/user`: ids must be UUIDs; unknown values are skipped.
+pub async fn get_users(
+    state: &AppState,
+    ids: &[String],
+    usernames: &[String],
+    facebook_ids: &[String],
+) -> ApiResult<Vec<users::Model>> {
+    let mut parsed = Vec::with_capacity(ids.len());
+    for id in ids {
+        let uuid = Uuid::parse_str(id)
+            .ok()
+            .filter(|_| id.len() == 36)
+            .ok_or_else(|| ApiError::invalid(format!("ID '{id}' is not a valid system ID.")))?;
+        parsed.push(uuid);
+    }
+    state
+        .store
+        .find_users(&parsed, usernames, facebook_ids)
+        .await
+        .map_err(ApiError::internal_with("Error retrieving user accounts."))
+}
+
+/// Bans the account: refused logins and refreshes, every older token void, sessions ended.
+pub async fn ban(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
+    let now = unix_now();
+    let found = state
+        .store
+        .set_disable_time(user_id, now)
+        .await
+        .map_err(ApiError::internal_with("Error banning user account."))?;
+    if found {
+        sessions::invalidate_all(state, user_id, now).await?;
+    }
+    Ok(found)
+}
+
+/// Lifts a ban; tokens voided by the ban stay void.
+pub async fn unban(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
+    state.store.set_disable_time(user_id, 0).await.map_err(ApiError::internal_with("Error unbanning user account."))
+}

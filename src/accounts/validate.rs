@@ -1,0 +1,255 @@
+//! Parse, don't validate: request strings become these types once, at the edge, with the
+//! spec's messages for every way they can be wrong (authenticate.md §3-4, link-unlink.md §3).
+
+use rand::Rng;
+
+use crate::error::{ApiError, ApiResult};
+
+/// ASCII control characters and the whitespace Nakama refuses in identifiers.
+fn has_control_or_space(s: &str) -> bool {
+    s.bytes().any(|b| b < 0x20 || b == 0x7f || b == b' ')
+}
+
+fn has_control(s: &str) -> bool {
+    s.bytes().any(|b| b < 0x20 || b == 0x7f)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceId(String);
+
+impl DeviceId {
+    pub fn parse(id: &str) -> ApiResult<Self> {
+        if id.is_empty() {
+            return Err(ApiError::invalid("Device ID is required."));
+        }
+        if has_control_or_space(id) {
+            return Err(ApiError::invalid("Device ID invalid, no spaces or control characters allowed."));
+        }
+        if !(10..=128).contains(&id.len()) {
+            return Err(ApiError::invalid("Device ID invalid, must be 10-128 bytes."));
+        }
+        Ok(Self(id.to_string()))
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomId(String);
+
+impl CustomId {
+    /// The authenticate endpoint's wording.
+    pub fn parse(id: &str) -> ApiResult<Self> {
+        if id.is_empty() {
+            return Err(ApiError::invalid("Custom ID is required."));
+        }
+        if has_control_or_space(id) {
+            return Err(ApiError::invalid("Custom ID invalid, no spaces or control characters allowed."));
+        }
+        if !(6..=128).contains(&id.len()) {
+            return Err(ApiError::invalid("Custom ID invalid, must be 6-128 bytes."));
+        }
+        Ok(Self(id.to_string()))
+    }
+    /// The link endpoint words the same rules differently.
+    pub fn parse_for_link(id: &str) -> ApiResult<Self> {
+        if id.is_empty() {
+            return Err(ApiError::invalid("Custom ID is required."));
+        }
+        if has_control_or_space(id) {
+            return Err(ApiError::invalid("Invalid custom ID, no spaces or control characters allowed."));
+        }
+        if !(6..=128).contains(&id.len()) {
+            return Err(ApiError::invalid("Invalid custom ID, must be 6-128 bytes."));
+        }
+        Ok(Self(id.to_string()))
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// `^.+@.+\..+$` without a regex engine: some `@` after the first character, then some
+/// `.` with at least one character on each side of it.
+fn looks_like_email(email: &str) -> bool {
+    let chars: Vec<char> = email.chars().collect();
+    let Some(at) = chars.iter().skip(1).position(|c| *c == '@').map(|p| p + 1) else {
+        return false;
+    };
+    chars.iter().enumerate().any(|(i, c)| *c == '.' && i > at + 1 && i + 1 < chars.len())
+}
+
+/// A lower-cased, well-formed email address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+    /// Lower-cases an email for comparison (unlink), with no other check.
+    pub fn normalise(email: &str) -> String {
+        email.to_lowercase()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Password(String);
+
+const PASSWORD_MAX: usize = 1024;
+
+impl Password {
+    fn check_max(password: &str) -> ApiResult<()> {
+        if password.len() > PASSWORD_MAX {
+            return Err(ApiError::invalid("Password must be at most 1024 bytes."));
+        }
+        Ok(())
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+fn too_short(password: &str) -> bool {
+    password.len() < 8
+}
+
+/// What an email authenticate request asks for, after the checks of authenticate.md §4.
+pub enum EmailLogin {
+    /// Mode A: the email is the identifier.
+    Email { email: Email, password: Password, username: Option<Username> },
+    /// Mode B: no email, log in by username (never creates).
+    Username { username: Username, password: Password },
+}
+
+impl EmailLogin {
+    pub fn parse(email: &str, password: &str, username: &str) -> ApiResult<Self> {
+        if !email.is_empty() {
+            if has_control_or_space(email) {
+                return Err(ApiError::invalid("Invalid email address, no spaces or control characters allowed."));
+            }
+            if !looks_like_email(email) {
+                return Err(ApiError::invalid("Invalid email address format."));
+            }
+            if !(10..=255).contains(&email.len()) {
+                return Err(ApiError::invalid("Invalid email address, must be 10-255 bytes."));
+            }
+        }
+        if too_short(password) {
+            return Err(ApiError::invalid("Password must be at least 8 characters long."));
+        }
+        Password::check_max(password)?;
+        if email.is_empty() && username.is_empty() {
+            return Err(ApiError::invalid("Username is required when email address is not supplied."));
+        }
+        let username = Username::parse_optional(username)?;
+        let password = Password(password.to_string());
+        Ok(match (email.is_empty(), username) {
+            (true, Some(username)) => EmailLogin::Username { username, password },
+            (_, username) => EmailLogin::Email { email: Email(email.to_lowercase()), password, username },
+        })
+    }
+}
+
+/// The checks of `link/email` (link-unlink.md §3.1), in their own order.
+pub fn parse_email_link(email: &str, password: &str) -> ApiResult<(Email, Password)> {
+    if email.is_empty() || password.is_empty() {
+        return Err(ApiError::invalid("Email address and password is required."));
+    }
+    if has_control_or_space(email) {
+        return Err(ApiError::invalid("Invalid email address, no spaces or control characters allowed."));
+    }
+    if too_short(password) {
+        return Err(ApiError::invalid("Password must be at least 8 characters long."));
+    }
+    Password::check_max(password)?;
+    if !looks_like_email(email) {
+        return Err(ApiError::invalid("Invalid email address format."));
+    }
+    if !(10..=255).contains(&email.len()) {
+        return Err(ApiError::invalid("Invalid email address, must be 10-255 bytes."));
+    }
+    Ok((Email(email.to_lowercase()), Password(password.to_string())))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    /// The `username` query parameter of authenticate: empty means "generate one".
+    pub fn parse_optional(username: &str) -> ApiResult<Option<Self>> {
+        if username.is_empty() {
+            return Ok(None);
+        }
+        if has_control(username) || username.contains("[]") {
+            return Err(ApiError::invalid("Username invalid, no spaces or control characters allowed."));
+        }
+        if username.len() > 128 {
+            return Err(ApiError::invalid("Username invalid, must be 1-128 bytes."));
+        }
+        Ok(Some(Self(username.to_string())))
+    }
+
+    /// `PUT /v2/account` checks length first (account.md §2).
+    pub fn parse_for_update(username: &str) -> ApiResult<Self> {
+        if username.is_empty() || username.len() > 128 {
+            return Err(ApiError::invalid("Username invalid, must be 1-128 bytes."));
+        }
+        if has_control(username) || username.contains("[]") {
+            return Err(ApiError::invalid("Username invalid, no spaces or control characters allowed."));
+        }
+        Ok(Self(username.to_string()))
+    }
+
+    /// Ten letters from `a-zA-Z`, as Nakama generates them.
+    pub fn generate() -> Self {
+        const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let mut rng = rand::thread_rng();
+        Self((0..10).map(|_| LETTERS[rng.gen_range(0..LETTERS.len())] as char).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_pattern_matches_nakama_regex() {
+        assert!(looks_like_email("a@b.cd"));
+        assert!(looks_like_email("a@b.c"));
+        assert!(looks_like_email("a.b@c@d.e"));
+        assert!(!looks_like_email("@b.cd"));
+        assert!(!looks_like_email("a@.cd"));
+        assert!(!looks_like_email("a@bcd."));
+        assert!(!looks_like_email("abcdef"));
+    }
+
+    #[test]
+    fn generated_usernames_are_ten_ascii_letters() {
+        for _ in 0..100 {
+            let u = Username::generate();
+            assert_eq!(u.as_str().len(), 10);
+            assert!(u.as_str().chars().all(|c| c.is_ascii_alphabetic()));
+        }
+    }
+
+    #[test]
+    fn username_rules() {
+        assert!(Username::parse_optional("has space").unwrap().is_some());
+        assert!(Username::parse_optional("a[b]").is_ok());
+        assert!(Username::parse_optional("a[]b").is_err());
+        assert!(Username::parse_optional(&"é".repeat(64)).is_ok());
+        assert!(Username::parse_optional(&"é".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! The client API over HTTP: routes, the gateway's headers and CORS, unknown routes and
+//! methods. Handlers parse and authenticate, then call the domain; no SQL here.
+
+pub mod account;
+pub mod auth;
+pub mod authenticate;
+pub mod body;
+pub mod link;
+pub mod query;
+pub mod session;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::error::{ApiError, Code};
+
+/// `200 {}`, the answer of every method returning `google.protobuf.Empty`.
+pub fn empty() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body("{}")
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("Not Found"))
+}
+
+async fn healthcheck() -> HttpResponse {
+    empty()
+}
+
+async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    if req.method() == Method::HEAD {
+        return HttpResponse::NotImplemented().finish();
+    }
+    actix_web::ResponseError::error_response(&ApiError::new(Code::Unimplemented, "Method Not Allowed"))
+}
+
+/// A path whose other methods answer 501 as the gateway does.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/").route(web::get().to(HttpResponse::Ok)))
+        .service(resource("/healthcheck").route(web::get().to(healthcheck)))
+        .service(resource("/v2/account/authenticate/device").route(web::post().to(authenticate::device)))
+        .service(resource("/v2/account/authenticate/email").route(web::post().to(authenticate::email)))
+        .service(resource("/v2/account/authenticate/custom").route(web::post().to(authenticate::custom)))
+        .service(resource("/v2/account/session/refresh").route(web::post().to(session::refresh)))
+        .service(resource("/v2/session/logout").route(web::post().to(session::logout)))
+        .service(
+            resource("/v2/account")
+                .route(web::get().to(account::get))
+                .route(web::put().to(account::update))
+                .route(web::delete().to(account::delete)),
+        )
+        .service(resource("/v2/user").route(web::get().to(account::get_users)))
+        .service(resource("/v2/account/link/device").route(web::post().to(link::link_device)))
+        .service(resource("/v2/account/link/custom").route(web::post().to(link::link_custom)))
+        .service(resource("/v2/account/link/email").route(web::post().to(link::link_email)))
+        .service(resource("/v2/account/unlink/device").route(web::post().to(link::unlink_device)))
+        .service(resource("/v2/account/unlink/custom").route(web::post().to(link::unlink_custom)))
+        .service(resource("/v2/account/unlink/email").route(web::post().to(link::unlink_email)))
+        .default_service(web::to(not_found));
+}
+
+const ALLOWED_METHODS: [&str; 5] = ["GET", "HEAD", "POST", "PUT", "DELETE"];
+const ALLOWED_HEADERS: [&str; 3] = ["authorization", "content-type", "user-agent"];
+
+/// CORS (http-conventions.md §9) and the headers on every gateway response (§5).
+pub async fn gateway(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let origin = req.headers().contains_key(header::ORIGIN);
+    if req.method() == Method::OPTIONS {
+        let response = preflight(&req, origin);
+        return Ok(req.into_response(response).map_into_right_body());
+    }
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    if origin {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, header::HeaderValue::from_static("*"));
+    }
+    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store, no-cache, must-revalidate"));
+    headers.insert(header::VARY, header::HeaderValue::from_static("Accept-Encoding"));
+    Ok(res.map_into_left_body())
+}
+
+fn preflight(req: &ServiceRequest, origin: bool) -> HttpResponse {
+    let method = req.headers().get(header::ACCESS_CONTROL_REQUEST_METHOD).and_then(|v| v.to_str().ok());
+    let (true, Some(method)) = (origin, method) else {
+        return HttpResponse::Ok().finish();
+    };
+    let method = method.to_ascii_uppercase();
+    if !ALLOWED_METHODS.contains(&method.as_str()) {
+        return HttpResponse::MethodNotAllowed().finish();
+    }
+    let requested: Vec<String> = req
+        .headers()
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
+        .unwrap_or_default();
+    if requested.iter().any(|h| !ALLOWED_HEADERS.contains(&h.as_str())) {
+        return HttpResponse::Forbidden().finish();
+    }
+    let mut response = HttpResponse::Ok();
+    response.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
+    if !requested.is_empty() {
+        response.insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, requested.join(", ")));
+    }
+    if method == "PUT" || method == "DELETE" {
+        response.insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, method));
+    }
+    response.finish()
+}

@@ -1,0 +1,126 @@
+//! Query strings as the gateway parses them (http-conventions.md §4): proto or camelCase
+//! names, case-sensitive, Go `strconv.ParseBool`, one value per single-valued field.
+
+use percent_encoding::percent_decode_str;
+
+use crate::error::{ApiError, ApiResult};
+
+pub struct QueryString {
+    pairs: Vec<(String, String)>,
+}
+
+impl QueryString {
+    pub fn parse(query: &str) -> ApiResult<Self> {
+        let mut pairs = Vec::new();
+        for part in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = part.split_once('=').unwrap_or((part, ""));
+            pairs.push((unescape(key)?, unescape(value)?));
+        }
+        Ok(Self { pairs })
+    }
+
+    /// Every value given under the proto name or the camelCase name.
+    pub fn all(&self, name: &str, camel: &str) -> Vec<String> {
+        self.pairs.iter().filter(|(k, _)| k == name || k == camel).map(|(_, v)| v.clone()).collect()
+    }
+
+    fn single(&self, name: &str, camel: &str) -> ApiResult<Option<String>> {
+        let values = self.all(name, camel);
+        match values.len() {
+            0 => Ok(None),
+            1 => Ok(values.into_iter().next()),
+            _ => Err(ApiError::invalid(format!("too many values for field \"{name}\": {}", values.join(", ")))),
+        }
+    }
+
+    /// A string parameter; empty is the same as absent.
+    pub fn string(&self, name: &str, camel: &str) -> ApiResult<String> {
+        Ok(self.single(name, camel)?.unwrap_or_default())
+    }
+
+    pub fn bool(&self, name: &str, camel: &str, default: bool) -> ApiResult<bool> {
+        match self.single(name, camel)? {
+            None => Ok(default),
+            Some(v) => match v.as_str() {
+                "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+                "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+                _ => Err(ApiError::invalid(format!(
+                    "parsing field \"{name}\": strconv.ParseBool: parsing \"{v}\": invalid syntax"
+                ))),
+            },
+        }
+    }
+}
+
+fn unescape(s: &str) -> ApiResult<String> {
+    let plus = s.replace('+', " ");
+    if let Some(bad) = invalid_escape(&plus) {
+        return Err(ApiError::invalid(format!("invalid URL escape \"{bad}\"")));
+    }
+    percent_decode_str(&plus)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| ApiError::invalid("invalid UTF-8 in query string"))
+}
+
+fn invalid_escape(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let ok = i + 2 < bytes.len() && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit();
+            if !ok {
+                return Some(String::from_utf8_lossy(&bytes[i..bytes.len().min(i + 3)]).into_owned());
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// `create` and `username` of the authenticate endpoints.
+pub struct AuthQuery {
+    pub create: bool,
+    pub username: String,
+}
+
+impl AuthQuery {
+    pub fn parse(query: &str) -> ApiResult<Self> {
+        let q = QueryString::parse(query)?;
+        Ok(Self { create: q.bool("create", "create", true)?, username: q.string("username", "username")? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_parse_bool() {
+        for v in ["1", "t", "T", "TRUE", "true", "True"] {
+            assert!(AuthQuery::parse(&format!("create={v}")).unwrap().create);
+        }
+        for v in ["0", "f", "F", "FALSE", "false", "False"] {
+            assert!(!AuthQuery::parse(&format!("create={v}")).unwrap().create);
+        }
+        let e = AuthQuery::parse("create=yes").err().unwrap();
+        assert_eq!(e.message, "parsing field \"create\": strconv.ParseBool: parsing \"yes\": invalid syntax");
+        assert!(AuthQuery::parse("create=").is_err());
+        assert!(AuthQuery::parse("Create=maybe").unwrap().create);
+    }
+
+    #[test]
+    fn repeated_single_field_is_refused() {
+        let e = AuthQuery::parse("create=true&create=false").err().unwrap();
+        assert_eq!(e.message, "too many values for field \"create\": true, false");
+    }
+
+    #[test]
+    fn trailing_separators_are_fine() {
+        let q = AuthQuery::parse("username=bob&").unwrap();
+        assert_eq!(q.username, "bob");
+        assert!(AuthQuery::parse("").unwrap().create);
+    }
+}

@@ -1,0 +1,452 @@
+//! One typed `Config`, merged from built-in defaults, `config.toml` (or `--config`),
+//! `HEARTH_*` environment variables and `--section.key` flags, later sources winning.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// One documented setting: the single list that drives `--help`, flags and env names.
+pub struct Setting {
+    pub key: &'static str,
+    pub help: &'static str,
+    pub flag_bool: bool,
+}
+
+const fn setting(key: &'static str, help: &'static str) -> Setting {
+    Setting { key, help, flag_bool: false }
+}
+
+const fn switch(key: &'static str, help: &'static str) -> Setting {
+    Setting { key, help, flag_bool: true }
+}
+
+/// Every setting Hearth reads. Keep in step with `config.toml` (a test checks it).
+pub const SETTINGS: &[Setting] = &[
+    setting("name", "Node name, 1-16 characters (default hearth)"),
+    setting("data_dir", "Writable data folder (default data)"),
+    setting("socket.address", "Client API listen address (default 127.0.0.1)"),
+    setting("socket.port", "Client API port (default 7350)"),
+    setting("socket.server_key", "Server key clients send with HTTP Basic (default defaultkey; secret)"),
+    setting("socket.max_request_size_bytes", "Largest request body in bytes (default 262144)"),
+    setting("session.encryption_key", "HMAC key of access tokens (secret)"),
+    setting("session.refresh_encryption_key", "HMAC key of refresh tokens; must differ (secret)"),
+    setting("session.token_expiry_sec", "Access token lifetime in seconds (default 60)"),
+    setting("session.refresh_token_expiry_sec", "Refresh token lifetime in seconds (default 3600)"),
+    switch("session.single_session", "A new login revokes the user's older tokens (default false)"),
+    setting("session.max_failed_logins", "Wrong passwords per account before 429; 0 = off (default 10)"),
+    setting("session.failed_login_window_sec", "Window of the failed-login count in seconds (default 600)"),
+    setting("database.url", "sqlite://<file> (default data/hearth.sqlite3) or postgres://user@host/db"),
+    setting("database.max_connections", "Database pool size (default 16)"),
+    setting("password.hash_threads", "Threads hashing passwords; 0 = one per core (default 0)"),
+    setting("logger.level", "debug, info, warn or error (default info)"),
+];
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub name: String,
+    pub data_dir: PathBuf,
+    pub socket: SocketConfig,
+    pub session: SessionConfig,
+    pub database: DatabaseConfig,
+    pub password: PasswordConfig,
+    pub logger: LoggerConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SocketConfig {
+    pub address: String,
+    pub port: u16,
+    pub server_key: String,
+    pub max_request_size_bytes: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    pub encryption_key: String,
+    pub refresh_encryption_key: String,
+    pub token_expiry_sec: i64,
+    pub refresh_token_expiry_sec: i64,
+    pub single_session: bool,
+    pub max_failed_logins: u32,
+    pub failed_login_window_sec: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordConfig {
+    pub hash_threads: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggerConfig {
+    pub level: String,
+}
+
+pub const DEFAULT_SERVER_KEY: &str = "defaultkey";
+pub const DEFAULT_ENCRYPTION_KEY: &str = "defaultencryptionkey";
+pub const DEFAULT_REFRESH_ENCRYPTION_KEY: &str = "defaultrefreshencryptionkey";
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            name: "hearth".into(),
+            data_dir: PathBuf::from("data"),
+            socket: SocketConfig::default(),
+            session: SessionConfig::default(),
+            database: DatabaseConfig::default(),
+            password: PasswordConfig::default(),
+            logger: LoggerConfig::default(),
+        }
+    }
+}
+
+impl Default for SocketConfig {
+    fn default() -> Self {
+        Self {
+            address: "127.0.0.1".into(),
+            port: 7350,
+            server_key: DEFAULT_SERVER_KEY.into(),
+            max_request_size_bytes: 262_144,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            encryption_key: DEFAULT_ENCRYPTION_KEY.into(),
+            refresh_encryption_key: DEFAULT_REFRESH_ENCRYPTION_KEY.into(),
+            token_expiry_sec: 60,
+            refresh_token_expiry_sec: 3600,
+            single_session: false,
+            max_failed_logins: 10,
+            failed_login_window_sec: 600,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: "sqlite://data/hearth.sqlite3".into(), max_connections: 16 }
+    }
+}
+
+impl Default for LoggerConfig {
+    fn default() -> Self {
+        Self { level: "info".into() }
+    }
+}
+
+/// A configuration problem, reported as one line naming the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting `{key}`: {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, reason: impl Into<String>) -> Self {
+        Self { key: key.into(), reason: reason.into() }
+    }
+}
+
+/// What the command line asked for.
+pub enum Command {
+    Serve,
+    Migrate(MigrateAction),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MigrateAction {
+    Up,
+    Down,
+    Status,
+}
+
+pub fn cli() -> clap::Command {
+    let mut cmd = clap::Command::new("hearth")
+        .about("Hearth: Nakama's client API for accounts, sessions and presence")
+        .version(env!("CARGO_PKG_VERSION"))
+        .arg(
+            clap::Arg::new("config")
+                .long("config")
+                .value_name("FILE")
+                .global(true)
+                .help("Config file (default ./config.toml when it exists)"),
+        )
+        .subcommand(
+            clap::Command::new("migrate")
+                .about("Run database migrations")
+                .arg(clap::Arg::new("action").value_parser(["up", "down", "status"]).required(true)),
+        );
+    for s in SETTINGS {
+        let mut arg = clap::Arg::new(s.key).long(s.key).help(s.help).global(true);
+        arg = if s.flag_bool {
+            arg.value_name("BOOL").num_args(0..=1).default_missing_value("true")
+        } else {
+            arg.value_name("VALUE")
+        };
+        cmd = cmd.arg(arg);
+    }
+    cmd
+}
+
+/// Parses the command line (exits on `--help` or a usage error) and loads the config.
+pub fn from_args<I, T>(args: I) -> Result<(Command, Config), ConfigError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = cli().get_matches_from(args);
+    let command = match matches.subcommand() {
+        Some(("migrate", sub)) => {
+            let action = match sub.get_one::<String>("action").map(String::as_str) {
+                Some("down") => MigrateAction::Down,
+                Some("status") => MigrateAction::Status,
+                _ => MigrateAction::Up,
+            };
+            Command::Migrate(action)
+        }
+        _ => Command::Serve,
+    };
+    let mut flags = BTreeMap::new();
+    for s in SETTINGS {
+        // Global args are visible on the subcommand's matches too; merge both.
+        let sub = matches.subcommand().map(|(_, m)| m);
+        let value = sub.and_then(|m| m.get_one::<String>(s.key)).or_else(|| matches.get_one::<String>(s.key));
+        if let Some(v) = value {
+            flags.insert(s.key.to_string(), v.clone());
+        }
+    }
+    let file = matches.get_one::<String>("config").map(PathBuf::from);
+    let config = load(file, &flags, std::env::vars())?;
+    Ok((command, config))
+}
+
+/// Merges defaults, the config file, environment and flags, then validates.
+pub fn load(
+    file: Option<PathBuf>,
+    flags: &BTreeMap<String, String>,
+    env: impl Iterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    match file {
+        Some(path) => {
+            if !path.exists() {
+                return Err(ConfigError::new("config", format!("file {} not found", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        None => figment = figment.merge(Toml::file("config.toml")),
+    }
+    // Only the known HEARTH_<SECTION>__<KEY> names are settings; other HEARTH_* variables
+    // (test knobs, for instance) are not ours to reject.
+    let env: Vec<(String, String)> = env.collect();
+    let mut from_env = BTreeMap::new();
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("HEARTH_") else {
+            continue;
+        };
+        let key = rest.to_ascii_lowercase().replace("__", ".");
+        if SETTINGS.iter().any(|s| s.key == key) {
+            from_env.insert(key, value);
+        }
+    }
+    for (source, values) in [("environment", &from_env), ("flag", flags)] {
+        for (key, raw) in values {
+            let value: figment::value::Value =
+                raw.parse().map_err(|_| ConfigError::new(key, format!("unreadable {source} value")))?;
+            // Strings that look like numbers stay strings for string settings.
+            let value = if is_string_setting(key) { raw.clone().into() } else { value };
+            figment = figment.merge(Serialized::default(key, value));
+        }
+    }
+    let config: Config = figment.extract().map_err(|e| {
+        let key = e.path.join(".");
+        let key = if key.is_empty() { "config".to_string() } else { key };
+        ConfigError::new(&key, e.kind.to_string())
+    })?;
+    config.validate()?;
+    Ok(config)
+}
+
+fn is_string_setting(key: &str) -> bool {
+    matches!(
+        key,
+        "name"
+            | "data_dir"
+            | "socket.address"
+            | "socket.server_key"
+            | "session.encryption_key"
+            | "session.refresh_encryption_key"
+            | "database.url"
+            | "logger.level"
+    )
+}
+
+impl Config {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let len = self.name.chars().count();
+        if !(1..=16).contains(&len) {
+            return Err(ConfigError::new("name", "must be 1-16 characters"));
+        }
+        if self.socket.server_key.is_empty() {
+            return Err(ConfigError::new("socket.server_key", "must not be empty"));
+        }
+        if self.socket.max_request_size_bytes == 0 {
+            return Err(ConfigError::new("socket.max_request_size_bytes", "must be at least 1"));
+        }
+        if self.session.encryption_key.is_empty() {
+            return Err(ConfigError::new("session.encryption_key", "must not be empty"));
+        }
+        if self.session.refresh_encryption_key.is_empty() {
+            return Err(ConfigError::new("session.refresh_encryption_key", "must not be empty"));
+        }
+        if self.session.refresh_encryption_key == self.session.encryption_key {
+            return Err(ConfigError::new("session.refresh_encryption_key", "must differ from session.encryption_key"));
+        }
+        if self.session.token_expiry_sec < 1 {
+            return Err(ConfigError::new("session.token_expiry_sec", "must be at least 1"));
+        }
+        if self.session.refresh_token_expiry_sec < 1 {
+            return Err(ConfigError::new("session.refresh_token_expiry_sec", "must be at least 1"));
+        }
+        if self.session.failed_login_window_sec < 1 {
+            return Err(ConfigError::new("session.failed_login_window_sec", "must be at least 1"));
+        }
+        if !(self.database.url.starts_with("sqlite:")
+            || self.database.url.starts_with("postgres://")
+            || self.database.url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::new("database.url", "must start with sqlite: or postgres://"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::new("database.max_connections", "must be at least 1"));
+        }
+        if !matches!(self.logger.level.to_ascii_lowercase().as_str(), "debug" | "info" | "warn" | "error") {
+            return Err(ConfigError::new("logger.level", "must be debug, info, warn or error"));
+        }
+        Ok(())
+    }
+
+    /// The insecure defaults still in use, by setting name.
+    pub fn insecure_defaults(&self) -> Vec<&'static str> {
+        let mut found = Vec::new();
+        if self.socket.server_key == DEFAULT_SERVER_KEY {
+            found.push("socket.server_key");
+        }
+        if self.session.encryption_key == DEFAULT_ENCRYPTION_KEY {
+            found.push("session.encryption_key");
+        }
+        if self.session.refresh_encryption_key == DEFAULT_REFRESH_ENCRYPTION_KEY {
+            found.push("session.refresh_encryption_key");
+        }
+        found
+    }
+
+    pub fn hash_threads(&self) -> usize {
+        match self.password.hash_threads {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            n => n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with(flags: &[(&str, &str)], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let flags = flags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        load(Some(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"))), &flags, env.into_iter())
+    }
+
+    #[test]
+    fn config_toml_documents_every_setting_with_its_default() {
+        let text = include_str!("../config.toml");
+        let table: toml_table::Table = toml_table::parse(text);
+        let mut keys: Vec<String> = table.keys();
+        keys.sort();
+        let mut known: Vec<String> = SETTINGS.iter().map(|s| s.key.to_string()).collect();
+        known.sort();
+        assert_eq!(keys, known);
+        let from_file = load_with(&[], &[]).unwrap();
+        let defaults = Config::default();
+        assert_eq!(format!("{from_file:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn flags_win_over_environment() {
+        let c =
+            load_with(&[("session.token_expiry_sec", "120")], &[("HEARTH_SESSION__TOKEN_EXPIRY_SEC", "90")]).unwrap();
+        assert_eq!(c.session.token_expiry_sec, 120);
+        let c = load_with(&[], &[("HEARTH_SESSION__TOKEN_EXPIRY_SEC", "90"), ("HEARTH_SOCKET__SERVER_KEY", "123")])
+            .unwrap();
+        assert_eq!(c.session.token_expiry_sec, 90);
+        assert_eq!(c.socket.server_key, "123");
+        // Unrelated HEARTH_ variables are not settings.
+        assert!(load_with(&[], &[("HEARTH_TEST_POSTGRES_URL", "x")]).is_ok());
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let e = load_with(&[("socket.port", "abc")], &[]).unwrap_err();
+        assert_eq!(e.key, "socket.port");
+        let e = load_with(&[], &[("HEARTH_SESSION__REFRESH_ENCRYPTION_KEY", "defaultencryptionkey")]).unwrap_err();
+        assert_eq!(e.key, "session.refresh_encryption_key");
+        let e = load_with(&[("name", "a-name-longer-than-16")], &[]).unwrap_err();
+        assert_eq!(e.key, "name");
+        assert!(e.to_string().starts_with("invalid setting `name`"));
+    }
+
+    #[test]
+    fn insecure_defaults_are_listed() {
+        let c = Config::default();
+        assert_eq!(
+            c.insecure_defaults(),
+            ["socket.server_key", "session.encryption_key", "session.refresh_encryption_key"]
+        );
+    }
+
+    /// Just enough TOML reading to list a file's dotted keys.
+    mod toml_table {
+        pub struct Table(Vec<String>);
+        impl Table {
+            pub fn keys(&self) -> Vec<String> {
+                self.0.clone()
+            }
+        }
+        pub fn parse(text: &str) -> Table {
+            let mut section = String::new();
+            let mut keys = Vec::new();
+            for line in text.lines().map(str::trim) {
+                if line.starts_with('#') || line.is_empty() {
+                    continue;
+                }
+                if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                    section = format!("{name}.");
+                } else if let Some((key, _)) = line.split_once('=') {
+                    keys.push(format!("{section}{}", key.trim()));
+                }
+            }
+            Table(keys)
+        }
+    }
+}

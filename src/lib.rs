@@ -1,0 +1,126 @@
+//! Hearth: a server speaking Nakama's client API for accounts, sessions and presence.
+
+pub mod accounts;
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod realtime;
+pub mod sessions;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use actix_web::{middleware, web, App, HttpServer};
+
+use accounts::password::PasswordHasher;
+use config::Config;
+use realtime::SessionRegistry;
+use sessions::{SessionCache, TokenKeys};
+use store::Store;
+
+/// Everything a request needs, shared by all workers.
+pub struct AppState {
+    pub config: Config,
+    pub store: Store,
+    pub tokens: TokenKeys,
+    pub cache: SessionCache,
+    pub registry: SessionRegistry,
+    pub passwords: PasswordHasher,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Connect(#[from] store::ConnectError),
+    #[error("database migration failed: {0}")]
+    Migrate(sea_orm::DbErr),
+    #[error("cannot load revoked sessions: {0}")]
+    Revocations(sea_orm::DbErr),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, std::io::Error),
+}
+
+impl AppState {
+    /// Connects, migrates and loads the persisted revocations.
+    pub async fn build(config: Config) -> Result<web::Data<AppState>, StartError> {
+        let store = Store::connect(&config.database).await?;
+        store.migrate_up().await.map_err(StartError::Migrate)?;
+        let state = web::Data::new(AppState {
+            tokens: TokenKeys::new(&config.session),
+            cache: SessionCache::new(config.session.token_expiry_sec, config.session.refresh_token_expiry_sec),
+            registry: SessionRegistry::new(),
+            passwords: PasswordHasher::start(config.hash_threads()),
+            store,
+            config,
+        });
+        sessions::load_revocations(&state).await.map_err(StartError::Revocations)?;
+        Ok(state)
+    }
+}
+
+/// A running server: its bound address and shared state.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: web::Data<AppState>,
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish, and waits.
+    pub async fn stop(self) {
+        self.sweeper.abort();
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops by itself (a signal).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let result = self.task.await.unwrap_or(Ok(()));
+        self.sweeper.abort();
+        result
+    }
+}
+
+/// Starts the client API on `socket.address:socket.port` (port 0 picks a free one).
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let state = AppState::build(config).await?;
+    start_with_state(state).await
+}
+
+pub async fn start_with_state(state: web::Data<AppState>) -> Result<Running, StartError> {
+    let address = format!("{}:{}", state.config.socket.address, state.config.socket.port);
+    let app_state = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(app_state.clone())
+            .wrap(middleware::from_fn(api::gateway))
+            .wrap(middleware::Compress::default())
+            .configure(api::routes)
+    })
+    .bind(&address)
+    .map_err(|e| StartError::Bind(address.clone(), e))?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| StartError::Bind(address.clone(), std::io::Error::other("no address bound")))?;
+    let server = server.shutdown_timeout(5).run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    let sweeper = tokio::spawn(sweep_loop(state.clone()));
+    Ok(Running { addr, state, handle, task, sweeper })
+}
+
+async fn sweep_loop(state: web::Data<AppState>) {
+    let period = (2 * state.config.session.token_expiry_sec).clamp(1, 60) as u64;
+    let mut ticker = tokio::time::interval(Duration::from_secs(period));
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        sessions::sweep(&state).await;
+    }
+}

@@ -1,0 +1,61 @@
+//! `hearth` serves; `hearth migrate up|down|status` manages the schema.
+
+use std::process::ExitCode;
+
+use hearth::config::{self, Command, Config, MigrateAction};
+use hearth::store::Store;
+
+fn main() -> ExitCode {
+    let (command, config) = match config::from_args(std::env::args_os()) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("hearth: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config);
+    let system = actix_rt::System::new();
+    let result = match command {
+        Command::Serve => system.block_on(serve(config)),
+        Command::Migrate(action) => system.block_on(migrate(config, action)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("hearth: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{},sqlx=warn", config.logger.level)));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    for param in config.insecure_defaults() {
+        tracing::warn!(param, "WARNING: insecure default parameter value, change this for production!");
+    }
+    let backend = if config.database.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+    let running = hearth::start(config).await.map_err(|e| e.to_string())?;
+    tracing::info!(address = %running.addr, database = backend, "Hearth client API listening");
+    running.wait().await.map_err(|e| e.to_string())
+}
+
+async fn migrate(config: Config, action: MigrateAction) -> Result<(), String> {
+    let store = Store::connect(&config.database).await.map_err(|e| e.to_string())?;
+    match action {
+        MigrateAction::Up => store.migrate_up().await.map_err(|e| e.to_string())?,
+        MigrateAction::Down => store.migrate_down().await.map_err(|e| e.to_string())?,
+        MigrateAction::Status => {
+            for (name, applied) in store.migration_status().await.map_err(|e| e.to_string())? {
+                println!("{} {name}", if applied { "applied" } else { "pending" });
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! http-conventions.md: server key, bearer, error body, routing, bodies, CORS.
+
+use crate::both_backends;
+use crate::helpers::{TestApp, SERVER_KEY};
+
+const DEVICE: &str = "/v2/account/authenticate/device";
+
+async fn post_with_auth(app: &TestApp, path: &str, auth: Option<&str>, body: &str) -> crate::helpers::Reply {
+    let mut req = app.client.post(app.url(path)).body(body.to_string());
+    if let Some(auth) = auth {
+        req = req.header("Authorization", auth);
+    }
+    crate::helpers::Reply::from(req.send().await.unwrap()).await
+}
+
+both_backends!(server_key_rules);
+async fn server_key_rules(app: TestApp) {
+    let body = r#"{"id":"server-key-device"}"#;
+    post_with_auth(&app, DEVICE, None, body).await.assert_error(401, 16, "Server key required");
+    post_with_auth(&app, DEVICE, Some("Basic d3Jvbmc6"), body).await.assert_error(401, 16, "Server key invalid");
+    post_with_auth(&app, DEVICE, Some("basic ZGVmYXVsdGtleTo="), body).await.assert_error(
+        401,
+        16,
+        "Server key invalid",
+    );
+    post_with_auth(&app, DEVICE, Some("Basic ZGVmYXVsdGtleQ=="), body).await.assert_error(
+        401,
+        16,
+        "Server key invalid",
+    );
+    let reply = post_with_auth(&app, DEVICE, Some("Basic ZGVmYXVsdGtleTo="), body).await;
+    assert_eq!(reply.status, 200);
+    // The password part is ignored.
+    let with_password = format!("Basic {}", base64_encode(&format!("{SERVER_KEY}:anything")));
+    assert_eq!(post_with_auth(&app, DEVICE, Some(&with_password), body).await.status, 200);
+    let unauth = post_with_auth(&app, DEVICE, Some("Basic d3Jvbmc6"), body).await;
+    assert_eq!(unauth.headers.get("www-authenticate").unwrap(), "Server key invalid");
+}
+
+fn base64_encode(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+both_backends!(bearer_rules);
+async fn bearer_rules(app: TestApp) {
+    app.get_bearer("/v2/account", "garbage").await.assert_error(401, 16, "Auth token invalid");
+    let res = app.client.get(app.url("/v2/account")).send().await.unwrap();
+    crate::helpers::Reply::from(res).await.assert_error(401, 16, "Auth token required");
+    let login = app.device("bearer-device-1").await;
+    app.get_bearer("/v2/account", &login.refresh_token()).await.assert_error(401, 16, "Auth token invalid");
+    let res = app
+        .client
+        .get(app.url("/v2/account"))
+        .header("Authorization", format!("bearer {}", login.token()))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::Reply::from(res).await.assert_error(401, 16, "Auth token invalid");
+}
+
+both_backends!(token_with_non_uuid_uid_is_refused);
+async fn token_with_non_uuid_uid_is_refused(app: TestApp) {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let exp = hearth::clock::unix_now() + 60;
+    let payload = engine.encode(format!(r#"{{"tid":"x","uid":"not-a-uuid","exp":{exp}}}"#));
+    let signing = format!("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.{payload}");
+    let key = jsonwebtoken::EncodingKey::from_secret(b"defaultencryptionkey");
+    let sig = jsonwebtoken::crypto::sign(signing.as_bytes(), &key, jsonwebtoken::Algorithm::HS256).unwrap();
+    app.get_bearer("/v2/account", &format!("{signing}.{sig}")).await.assert_error(401, 16, "Auth token invalid");
+}
+
+both_backends!(unknown_route_and_wrong_method);
+async fn unknown_route_and_wrong_method(app: TestApp) {
+    let res = app.client.get(app.url("/v2/nothing")).send().await.unwrap();
+    crate::helpers::Reply::from(res).await.assert_error(404, 5, "Not Found");
+    let res = app.client.get(app.url(DEVICE)).send().await.unwrap();
+    crate::helpers::Reply::from(res).await.assert_error(501, 12, "Method Not Allowed");
+    let res = app.client.post(app.url("/v2/account/authenticate/device/")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    let head = app.client.head(app.url(DEVICE)).send().await.unwrap();
+    assert_eq!(head.status().as_u16(), 501);
+    let health = app.client.get(app.url("/healthcheck")).send().await.unwrap();
+    assert_eq!(health.text().await.unwrap(), "{}");
+}
+
+both_backends!(body_errors_come_before_auth);
+async fn body_errors_come_before_auth(app: TestApp) {
+    let reply = post_with_auth(&app, DEVICE, None, "{bad").await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["code"], 3);
+    let reply = post_with_auth(&app, &format!("{DEVICE}?create=maybe"), None, "{}").await;
+    reply.assert_error(400, 3, "parsing field \"create\": strconv.ParseBool: parsing \"maybe\": invalid syntax");
+    let reply = app.post_key(DEVICE, "[1]").await;
+    reply.assert_error(400, 3, "proto: syntax error (line 1:1): unexpected token [");
+    assert_eq!(app.post_key(DEVICE, r#"{"id":123}"#).await.status, 400);
+    assert_eq!(app.post_key(DEVICE, r#"{"id":"dup-device-1","id":"dup-device-2"}"#).await.status, 400);
+    assert_eq!(app.post_key(DEVICE, r#"{"id":"x","vars":{"a":null}}"#).await.status, 400);
+    // Unknown fields and trailing data are ignored; Content-Type is not looked at.
+    assert_eq!(app.post_key(DEVICE, r#"{"id":"lenient-device","ID":"x","nested":{"a":1}} trailing"#).await.status, 200);
+}
+
+both_backends!(body_limit_is_262144_bytes);
+async fn body_limit_is_262144_bytes(app: TestApp) {
+    let prefix = r#"{"id":"limit-device-1","pad":""#;
+    let exact = format!("{prefix}{}\"}}", "x".repeat(262_144 - prefix.len() - 2));
+    assert_eq!(exact.len(), 262_144);
+    assert_eq!(app.post_key(DEVICE, &exact).await.status, 200);
+    let over = format!("{prefix}{}\"}}", "x".repeat(262_145 - prefix.len() - 2));
+    app.post_key(DEVICE, &over).await.assert_error(400, 3, "http: request body too large");
+}
+
+both_backends!(gzip_bodies_are_decoded);
+async fn gzip_bodies_are_decoded(app: TestApp) {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(br#"{"id":"gzip-device-1"}"#).unwrap();
+    let gz = encoder.finish().unwrap();
+    let res = app
+        .client
+        .post(app.url(DEVICE))
+        .basic_auth(SERVER_KEY, Some(""))
+        .header("Content-Encoding", "gzip")
+        .body(gz)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+}
+
+both_backends!(cors_preflight_and_origin);
+async fn cors_preflight_and_origin(app: TestApp) {
+    let res = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/v2/account"))
+        .header("Origin", "http://game.example")
+        .header("Access-Control-Request-Method", "PUT")
+        .header("Access-Control-Request-Headers", "authorization, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.headers()["access-control-allow-methods"], "PUT");
+    let res = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/v2/account"))
+        .header("Origin", "http://game.example")
+        .header("Access-Control-Request-Method", "PATCH")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 405);
+    let res = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/v2/account"))
+        .header("Origin", "http://game.example")
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "x-custom")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    let res = app.client.get(app.url("/healthcheck")).header("Origin", "http://game.example").send().await.unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+}

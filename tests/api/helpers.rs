@@ -1,0 +1,260 @@
+//! Shared fixtures: the real app on port 0 against a fresh database, SQLite or PostgreSQL.
+
+use std::path::PathBuf;
+
+use actix_web::web;
+use hearth::config::Config;
+use hearth::AppState;
+use serde_json::Value;
+use sqlx::{Connection, Executor, PgConnection};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body on both backends: `both_backends!(name);` for `async fn name(app: TestApp)`,
+/// or `both_backends!(name, |c| ...);` to adjust the config first.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident) => {
+        $crate::both_backends!($name, |_c: &mut hearth::config::Config| {});
+    };
+    ($name:ident, $tweak:expr) => {
+        mod $name {
+            #[actix_rt::test]
+            async fn sqlite() {
+                if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite, $tweak).await {
+                    super::$name(app).await;
+                }
+            }
+            #[actix_rt::test]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres, $tweak).await {
+                    super::$name(app).await;
+                }
+            }
+        }
+    };
+}
+
+/// A database made for one test and removed after it.
+pub struct TestDb {
+    pub url: String,
+    sqlite_file: Option<PathBuf>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> Option<TestDb> {
+        let name = format!("hearth_test_{}", uuid::Uuid::new_v4().simple());
+        match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("{name}.sqlite3"));
+                Some(TestDb { url: format!("sqlite://{}", path.display()), sqlite_file: Some(path), postgres: None })
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let mut conn = match PgConnection::connect(&admin).await {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        if std::env::var("HEARTH_TEST_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                            panic!("PostgreSQL is required (HEARTH_TEST_REQUIRE_POSTGRES=1) but {admin} is not reachable: {e}");
+                        }
+                        eprintln!("SKIPPED: PostgreSQL half of this test (cannot reach {admin}: {e})");
+                        return None;
+                    }
+                };
+                conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+                let _ = conn.close().await;
+                let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
+                Some(TestDb { url: format!("{base}/{name}"), sqlite_file: None, postgres: Some((admin, name)) })
+            }
+        }
+    }
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("HEARTH_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(path) = self.sqlite_file.take() {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+        if let Some((admin, name)) = self.postgres.take() {
+            // Drop runs outside any runtime we may block: use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                if let Ok(rt) = rt {
+                    rt.block_on(async {
+                        if let Ok(mut conn) = PgConnection::connect(&admin).await {
+                            let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                            let _ = conn.close().await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+pub fn test_config(db_url: &str) -> Config {
+    let mut config = Config::default();
+    config.socket.port = 0;
+    config.database.url = db_url.to_string();
+    config.database.max_connections = 8;
+    config.password.hash_threads = 2;
+    config
+}
+
+pub struct TestApp {
+    pub addr: String,
+    pub client: reqwest::Client,
+    pub state: web::Data<AppState>,
+    pub config: Config,
+    running: Option<hearth::Running>,
+    _db: TestDb,
+}
+
+pub async fn spawn_app(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    let db = TestDb::create(backend).await?;
+    let mut config = test_config(&db.url);
+    tweak(&mut config);
+    let running = hearth::start(config.clone()).await.expect("start app");
+    Some(TestApp {
+        addr: format!("http://{}", running.addr),
+        client: reqwest::Client::new(),
+        state: running.state.clone(),
+        config,
+        running: Some(running),
+        _db: db,
+    })
+}
+
+/// A decoded response: status and JSON body (`Value::Null` when not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    pub async fn from(res: reqwest::Response) -> Reply {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, body, text, headers }
+    }
+
+    /// Asserts a gateway error body.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: i64, message: &str) {
+        assert_eq!(self.status, status, "status of {}", self.text);
+        assert_eq!(self.body["code"], code, "code of {}", self.text);
+        assert_eq!(self.body["message"], message, "message of {}", self.text);
+    }
+
+    pub fn token(&self) -> String {
+        self.body["token"].as_str().unwrap_or_default().to_string()
+    }
+
+    pub fn refresh_token(&self) -> String {
+        self.body["refresh_token"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+pub const SERVER_KEY: &str = "defaultkey";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.addr, path)
+    }
+
+    /// POST with the server key, as SDKs authenticate.
+    pub async fn post_key(&self, path: &str, body: &str) -> Reply {
+        let res = self
+            .client
+            .post(self.url(path))
+            .basic_auth(SERVER_KEY, Some(""))
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        Reply::from(res).await
+    }
+
+    pub async fn post_bearer(&self, path: &str, token: &str, body: &str) -> Reply {
+        let res =
+            self.client.post(self.url(path)).bearer_auth(token).body(body.to_string()).send().await.expect("request");
+        Reply::from(res).await
+    }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> Reply {
+        let res = self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request");
+        Reply::from(res).await
+    }
+
+    pub async fn put_bearer(&self, path: &str, token: &str, body: &str) -> Reply {
+        let res =
+            self.client.put(self.url(path)).bearer_auth(token).body(body.to_string()).send().await.expect("request");
+        Reply::from(res).await
+    }
+
+    pub async fn delete_bearer(&self, path: &str, token: &str) -> Reply {
+        let res = self.client.delete(self.url(path)).bearer_auth(token).send().await.expect("request");
+        Reply::from(res).await
+    }
+
+    /// Authenticates a device (creating it) and returns the reply.
+    pub async fn device(&self, id: &str) -> Reply {
+        self.post_key("/v2/account/authenticate/device", &format!(r#"{{"id":"{id}"}}"#)).await
+    }
+
+    /// A fresh device account's access token.
+    pub async fn new_device_token(&self) -> String {
+        let id = format!("dev-{}", uuid::Uuid::new_v4().simple());
+        let reply = self.device(&id).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.token()
+    }
+
+    pub async fn account(&self, token: &str) -> Value {
+        let reply = self.get_bearer("/v2/account", token).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.body
+    }
+
+    /// Stops the server (keeping the database) and starts a new one on the same database.
+    pub async fn restart(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+        self.state.store.clone().close().await;
+        let running = hearth::start(self.config.clone()).await.expect("restart app");
+        self.addr = format!("http://{}", running.addr);
+        self.state = running.state.clone();
+        self.running = Some(running);
+    }
+}
+
+/// The payload of a token, unverified.
+pub fn claims(token: &str) -> Value {
+    hearth::sessions::token::decode_payload_unverified(token).unwrap_or(Value::Null)
+}
+
+/// Sleeps until just after the next whole second, so a short sequence of steps shares one
+/// Unix second (revocations compare whole seconds).
+pub async fn wait_for_second_start() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let into = now.subsec_millis() as u64;
+    tokio::time::sleep(std::time::Duration::from_millis(1000 - into + 5)).await;
+}

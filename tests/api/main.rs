@@ -1,0 +1,10 @@
+//! Integration tests of the client API: the real app on port 0, a fresh database per test,
+//! every storage test on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod account;
+mod authenticate;
+mod gateway;
+mod link;
+mod session;
