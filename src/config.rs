@@ -32,11 +32,18 @@ pub const SETTINGS: &[Setting] = &[
     setting("socket.port", "Client API port (default 7350)"),
     setting("socket.server_key", "Server key clients send with HTTP Basic (default defaultkey; secret)"),
     setting("socket.max_request_size_bytes", "Largest request body in bytes (default 262144)"),
+    setting("socket.max_message_size_bytes", "Largest realtime message in bytes; larger closes 1009 (default 4096)"),
+    setting("socket.ping_period_ms", "Silence before the server pings a socket (default 15000)"),
+    setting("socket.pong_wait_ms", "Silence before a socket is dropped; > ping period (default 25000)"),
+    setting("socket.ping_backoff_threshold", "Every Nth inbound message counts as proof of life (default 20)"),
+    setting("socket.write_wait_ms", "Deadline of each socket write (default 5000)"),
+    setting("socket.outgoing_queue_size", "Frames queued per socket before it is closed as slow (default 64)"),
     setting("session.encryption_key", "HMAC key of access tokens (secret)"),
     setting("session.refresh_encryption_key", "HMAC key of refresh tokens; must differ (secret)"),
     setting("session.token_expiry_sec", "Access token lifetime in seconds (default 60)"),
     setting("session.refresh_token_expiry_sec", "Refresh token lifetime in seconds (default 3600)"),
     switch("session.single_session", "A new login revokes the user's older tokens (default false)"),
+    switch("session.single_socket", "A new socket closes the user's older sockets (default false)"),
     setting("session.max_failed_logins", "Wrong passwords per account before 429; 0 = off (default 10)"),
     setting("session.failed_login_window_sec", "Window of the failed-login count in seconds (default 600)"),
     setting("database.url", "sqlite://<file> (default data/hearth.sqlite3) or postgres://user@host/db"),
@@ -64,6 +71,12 @@ pub struct SocketConfig {
     pub port: u16,
     pub server_key: String,
     pub max_request_size_bytes: usize,
+    pub max_message_size_bytes: usize,
+    pub ping_period_ms: u64,
+    pub pong_wait_ms: u64,
+    pub ping_backoff_threshold: u32,
+    pub write_wait_ms: u64,
+    pub outgoing_queue_size: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -74,6 +87,7 @@ pub struct SessionConfig {
     pub token_expiry_sec: i64,
     pub refresh_token_expiry_sec: i64,
     pub single_session: bool,
+    pub single_socket: bool,
     pub max_failed_logins: u32,
     pub failed_login_window_sec: i64,
 }
@@ -122,6 +136,12 @@ impl Default for SocketConfig {
             port: 7350,
             server_key: DEFAULT_SERVER_KEY.into(),
             max_request_size_bytes: 262_144,
+            max_message_size_bytes: 4096,
+            ping_period_ms: 15_000,
+            pong_wait_ms: 25_000,
+            ping_backoff_threshold: 20,
+            write_wait_ms: 5000,
+            outgoing_queue_size: 64,
         }
     }
 }
@@ -134,6 +154,7 @@ impl Default for SessionConfig {
             token_expiry_sec: 60,
             refresh_token_expiry_sec: 3600,
             single_session: false,
+            single_socket: false,
             max_failed_logins: 10,
             failed_login_window_sec: 600,
         }
@@ -311,6 +332,24 @@ impl Config {
         }
         if self.socket.max_request_size_bytes == 0 {
             return Err(ConfigError::new("socket.max_request_size_bytes", "must be at least 1"));
+        }
+        if self.socket.max_message_size_bytes == 0 {
+            return Err(ConfigError::new("socket.max_message_size_bytes", "must be at least 1"));
+        }
+        if self.socket.ping_period_ms == 0 {
+            return Err(ConfigError::new("socket.ping_period_ms", "must be at least 1"));
+        }
+        if self.socket.pong_wait_ms <= self.socket.ping_period_ms {
+            return Err(ConfigError::new("socket.pong_wait_ms", "must be greater than socket.ping_period_ms"));
+        }
+        if self.socket.ping_backoff_threshold == 0 {
+            return Err(ConfigError::new("socket.ping_backoff_threshold", "must be at least 1"));
+        }
+        if self.socket.write_wait_ms == 0 {
+            return Err(ConfigError::new("socket.write_wait_ms", "must be at least 1"));
+        }
+        if self.socket.outgoing_queue_size == 0 {
+            return Err(ConfigError::new("socket.outgoing_queue_size", "must be at least 1"));
         }
         if self.session.encryption_key.is_empty() {
             return Err(ConfigError::new("session.encryption_key", "must not be empty"));

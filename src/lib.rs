@@ -10,12 +10,15 @@ pub mod sessions;
 pub mod store;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{middleware, web, App, HttpServer};
 
 use accounts::password::PasswordHasher;
 use config::Config;
+use realtime::bus::{LocalBus, PresenceBus};
+use realtime::status::StatusRegistry;
 use realtime::SessionRegistry;
 use sessions::{SessionCache, TokenKeys};
 use store::Store;
@@ -27,6 +30,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub cache: SessionCache,
     pub registry: SessionRegistry,
+    pub status: Arc<StatusRegistry>,
+    pub bus: Arc<dyn PresenceBus>,
     pub passwords: PasswordHasher,
 }
 
@@ -47,10 +52,15 @@ impl AppState {
     pub async fn build(config: Config) -> Result<web::Data<AppState>, StartError> {
         let store = Store::connect(&config.database).await?;
         store.migrate_up().await.map_err(StartError::Migrate)?;
+        let registry = SessionRegistry::new(config.session.single_socket);
+        let status = Arc::new(StatusRegistry::new());
+        let bus: Arc<dyn PresenceBus> = Arc::new(LocalBus::new(status.clone(), registry.clone()));
         let state = web::Data::new(AppState {
             tokens: TokenKeys::new(&config.session),
             cache: SessionCache::new(config.session.token_expiry_sec, config.session.refresh_token_expiry_sec),
-            registry: SessionRegistry::new(),
+            registry,
+            status,
+            bus,
             passwords: PasswordHasher::start(config.hash_threads()),
             store,
             config,

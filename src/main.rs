@@ -39,6 +39,15 @@ async fn serve(config: Config) -> Result<(), String> {
     for param in config.insecure_defaults() {
         tracing::warn!(param, "WARNING: insecure default parameter value, change this for production!");
     }
+    let sockets = raise_open_file_limit();
+    if sockets < 65_536 {
+        tracing::warn!(
+            open_files = sockets,
+            "the open-file limit caps this node at about {sockets} sockets; raise the hard limit (ulimit -Hn) for more"
+        );
+    } else {
+        tracing::info!(open_files = sockets, "socket capacity from the open-file limit");
+    }
     let backend = if config.database.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
     let running = hearth::start(config).await.map_err(|e| e.to_string())?;
     tracing::info!(address = %running.addr, database = backend, "Hearth client API listening");
@@ -58,4 +67,22 @@ async fn migrate(config: Config, action: MigrateAction) -> Result<(), String> {
     }
     store.close().await;
     Ok(())
+}
+
+/// Raises the open-file soft limit to the hard limit; returns the resulting soft limit.
+fn raise_open_file_limit() -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 0;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    limit.rlim_cur
 }

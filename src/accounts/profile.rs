@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::validate::Username;
 use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult};
+use crate::realtime::EndCause;
 use crate::sessions;
 use crate::store::{unique_violation, AccountUpdate};
 use crate::AppState;
@@ -72,7 +73,7 @@ pub async fn delete_account(state: &AppState, user_id: Uuid) -> ApiResult<()> {
     let deleted =
         state.store.delete_account(user_id).await.map_err(ApiError::internal_with("Error deleting user account."))?;
     if deleted {
-        sessions::invalidate_all(state, user_id, unix_now()).await?;
+        sessions::invalidate_all(state, user_id, unix_now(), EndCause::Delete).await?;
     }
     Ok(())
 }
@@ -108,7 +109,7 @@ pub async fn ban(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
         .await
         .map_err(ApiError::internal_with("Error banning user account."))?;
     if found {
-        sessions::invalidate_all(state, user_id, now).await?;
+        sessions::invalidate_all(state, user_id, now, EndCause::Ban).await?;
     }
     Ok(found)
 }

@@ -114,7 +114,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Http
         devices: account.devices.into_iter().map(|id| DeviceBody { id }).collect(),
         custom_id: u.custom_id.clone().filter(|c| !c.is_empty()),
         verify_time: (u.verify_time != 0).then(|| rfc3339(u.verify_time)),
-        user: User::from_model(u, false),
+        user: User::from_model(u, state.status.is_online(caller.uid)),
     };
     Ok(HttpResponse::Ok().json(body))
 }
@@ -170,6 +170,12 @@ pub async fn get_users(req: HttpRequest, state: web::Data<AppState>) -> ApiResul
     let usernames = query.all("usernames", "usernames");
     let facebook_ids = query.all("facebook_ids", "facebookIds");
     let users = accounts::get_users(&state, &ids, &usernames, &facebook_ids).await?;
-    let users = users.into_iter().map(|u| User::from_model(u, false)).collect();
+    let users = users
+        .into_iter()
+        .map(|u| {
+            let online = state.status.is_online(u.id);
+            User::from_model(u, online)
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(UsersBody { users }))
 }

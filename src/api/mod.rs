@@ -8,6 +8,7 @@ pub mod body;
 pub mod link;
 pub mod query;
 pub mod session;
+pub mod ws;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -45,6 +46,8 @@ fn resource(path: &str) -> actix_web::Resource {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/").route(web::get().to(HttpResponse::Ok)))
         .service(resource("/healthcheck").route(web::get().to(healthcheck)))
+        // Other methods on /ws fall through to the gateway's 404, as in Nakama.
+        .service(web::resource("/ws").route(web::get().to(ws::upgrade)).default_service(web::to(not_found)))
         .service(resource("/v2/account/authenticate/device").route(web::post().to(authenticate::device)))
         .service(resource("/v2/account/authenticate/email").route(web::post().to(authenticate::email)))
         .service(resource("/v2/account/authenticate/custom").route(web::post().to(authenticate::custom)))
@@ -74,6 +77,10 @@ pub async fn gateway(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.path() == "/ws" && req.method() == Method::GET {
+        // The upgrade answers with exactly the handshake headers.
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
     let origin = req.headers().contains_key(header::ORIGIN);
     if req.method() == Method::OPTIONS {
         let response = preflight(&req, origin);

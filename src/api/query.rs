@@ -19,6 +19,19 @@ impl QueryString {
         Ok(Self { pairs })
     }
 
+    /// Like `parse`, skipping pairs that cannot be decoded instead of failing.
+    pub fn parse_lenient(query: &str) -> Self {
+        let pairs = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .filter_map(|part| {
+                let (key, value) = part.split_once('=').unwrap_or((part, ""));
+                Some((unescape(key).ok()?, unescape(value).ok()?))
+            })
+            .collect();
+        Self { pairs }
+    }
+
     /// Every value given under the proto name or the camelCase name.
     pub fn all(&self, name: &str, camel: &str) -> Vec<String> {
         self.pairs.iter().filter(|(k, _)| k == name || k == camel).map(|(_, v)| v.clone()).collect()

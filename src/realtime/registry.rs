@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -5,64 +6,158 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use uuid::Uuid;
 
-use super::user_sessions::{AllSessionsEnded, ListSessions, LiveSession, SessionEnded, SessionStarted, UserSessions};
+use super::socket::{Disconnect, SocketActor};
+use super::user_sessions::{
+    AllSessionsEnded, ListSessions, LiveSession, SessionEnded, SessionStarted, SocketAttached, SocketDetached,
+    TokenRevoked, UserSessions,
+};
 
-/// user id -> the actor holding that user's live sessions. Entries exist only while the
-/// user has something live; the actor removes itself when it holds nothing.
+/// Why every session of a user before some second ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndCause {
+    /// Logout with an empty body: sockets opened with older tokens close.
+    LogoutAll,
+    /// `single_session`: older tokens are void, sockets stay (as in Nakama).
+    SingleSession,
+    /// Ban: every socket gets the `banned` notification and closes.
+    Ban,
+    /// Account deleted: every socket closes.
+    Delete,
+}
+
+#[derive(Default)]
+struct Inner {
+    users: DashMap<Uuid, Addr<UserSessions>>,
+    sockets: DashMap<Uuid, Addr<SocketActor>>,
+    socket_count: AtomicUsize,
+    single_socket: bool,
+}
+
+/// user id -> the actor holding that user's live sessions and sockets; session id -> socket.
+/// Entries exist only while something is live; an idle user actor removes itself.
 #[derive(Clone, Default)]
 pub struct SessionRegistry {
-    users: Arc<DashMap<Uuid, Addr<UserSessions>>>,
+    inner: Arc<Inner>,
 }
 
 impl SessionRegistry {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(single_socket: bool) -> Self {
+        Self { inner: Arc::new(Inner { single_socket, ..Inner::default() }) }
     }
 
-    /// Records a session (a login or a refresh), starting the user's actor if needed.
-    /// The send happens under the map's entry lock so it cannot race the actor's removal.
-    pub fn session_started(&self, user_id: Uuid, tid: Uuid, issued_at: i64, expires_at: i64) {
-        let entry = self.users.entry(user_id).or_insert_with(|| UserSessions::new(user_id, self.clone()).start());
-        entry.do_send(SessionStarted { tid, issued_at, expires_at });
+    /// Sends to the user's actor, starting it if needed. The send happens under the map's
+    /// entry lock so it cannot race the actor's removal.
+    fn with_user<M>(&self, user_id: Uuid, msg: M)
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        UserSessions: Handler<M>,
+    {
+        let entry = self
+            .inner
+            .users
+            .entry(user_id)
+            .or_insert_with(|| UserSessions::new(user_id, self.clone(), self.inner.single_socket).start());
+        entry.do_send(msg);
     }
 
-    /// A token id was revoked.
-    pub fn session_ended(&self, user_id: Uuid, tid: Uuid) {
-        if let Some(addr) = self.users.get(&user_id) {
-            addr.do_send(SessionEnded { tid });
+    fn if_user<M>(&self, user_id: Uuid, msg: M)
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        UserSessions: Handler<M>,
+    {
+        if let Some(addr) = self.inner.users.get(&user_id) {
+            addr.do_send(msg);
         }
     }
 
-    /// Every session issued before `before` (Unix seconds) ended: logout-all, ban, delete.
-    pub fn all_sessions_ended(&self, user_id: Uuid, before: i64) {
-        if let Some(addr) = self.users.get(&user_id) {
-            addr.do_send(AllSessionsEnded { before });
+    /// Records a session (a login or a refresh).
+    pub fn session_started(&self, user_id: Uuid, tid: Uuid, issued_at: i64, expires_at: i64) {
+        self.with_user(user_id, SessionStarted { tid, issued_at, expires_at });
+    }
+
+    /// A refresh token id was revoked: the live session ends.
+    pub fn session_ended(&self, user_id: Uuid, tid: Uuid) {
+        self.if_user(user_id, SessionEnded { tid });
+    }
+
+    /// An access token id was revoked: sockets opened with it close.
+    pub fn access_revoked(&self, user_id: Uuid, tid: Uuid) {
+        self.if_user(user_id, TokenRevoked { tid });
+    }
+
+    /// Every session issued before `before` (Unix seconds) ended.
+    pub fn all_sessions_ended(&self, user_id: Uuid, before: i64, cause: EndCause) {
+        self.if_user(user_id, AllSessionsEnded { before, cause });
+    }
+
+    /// A socket finished its upgrade.
+    pub fn socket_opened(&self, user_id: Uuid, session_id: Uuid, tid: Uuid, issued_at: i64, addr: Addr<SocketActor>) {
+        if self.inner.sockets.insert(session_id, addr.clone()).is_none() {
+            self.inner.socket_count.fetch_add(1, Ordering::Relaxed);
+        }
+        self.with_user(user_id, SocketAttached { kick_others: true, session_id, tid, issued_at, addr });
+    }
+
+    /// A socket is gone (idempotent).
+    pub fn socket_closed(&self, user_id: Uuid, session_id: Uuid) {
+        if self.inner.sockets.remove(&session_id).is_some() {
+            self.inner.socket_count.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.if_user(user_id, SocketDetached { session_id });
+    }
+
+    pub fn socket(&self, session_id: Uuid) -> Option<Addr<SocketActor>> {
+        self.inner.sockets.get(&session_id).map(|s| s.clone())
+    }
+
+    /// Closes one socket with `server-side session disconnect`.
+    pub fn disconnect_session(&self, session_id: Uuid) -> bool {
+        match self.socket(session_id) {
+            Some(socket) => {
+                socket.do_send(Disconnect::plain());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Asks every socket to close (server shutdown).
+    pub fn close_all(&self, reason: &'static str) {
+        for socket in self.inner.sockets.iter() {
+            socket.do_send(Disconnect::shutdown(reason));
         }
     }
 
     /// The user's live sessions (empty when the user holds none).
     pub async fn sessions_of(&self, user_id: Uuid) -> Vec<LiveSession> {
-        let addr = self.users.get(&user_id).map(|a| a.clone());
+        let addr = self.inner.users.get(&user_id).map(|a| a.clone());
         match addr {
             Some(addr) => addr.send(ListSessions).await.unwrap_or_default(),
             None => Vec::new(),
         }
     }
 
-    /// Users with at least one live session.
+    /// Users with at least one live session or socket.
     pub fn user_count(&self) -> usize {
-        self.users.len()
+        self.inner.users.len()
+    }
+
+    /// Open sockets on this node.
+    pub fn socket_count(&self) -> usize {
+        self.inner.socket_count.load(Ordering::Relaxed)
     }
 
     /// Called by an idle actor: forget it unless it has already been replaced.
     pub(super) fn detach(&self, user_id: Uuid, addr: &Addr<UserSessions>) {
-        self.users.remove_if(&user_id, |_, current| current == addr);
+        self.inner.users.remove_if(&user_id, |_, current| current == addr);
     }
 
     /// Called by a detached actor that received work after all: take its place again, or
     /// return the actor that replaced it.
     pub(super) fn reattach(&self, user_id: Uuid, addr: Addr<UserSessions>) -> Option<Addr<UserSessions>> {
-        match self.users.entry(user_id) {
+        match self.inner.users.entry(user_id) {
             Entry::Vacant(slot) => {
                 slot.insert(addr);
                 None

@@ -4,7 +4,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use uuid::Uuid;
 
-use super::registry::SessionRegistry;
+use super::registry::{EndCause, SessionRegistry};
+use super::socket::{Disconnect, SocketActor};
 use crate::clock::unix_now;
 
 /// One live session of a user: a token pair not yet expired nor revoked.
@@ -15,11 +16,19 @@ pub struct LiveSession {
     pub expires_at: i64,
 }
 
-/// Holds one user's live sessions; stops itself once it holds nothing live.
+struct AttachedSocket {
+    tid: Uuid,
+    issued_at: i64,
+    addr: Addr<SocketActor>,
+}
+
+/// Holds one user's live sessions and open sockets; stops itself once it holds nothing.
 pub struct UserSessions {
     user_id: Uuid,
     registry: SessionRegistry,
+    single_socket: bool,
     sessions: HashMap<Uuid, LiveSession>,
+    sockets: HashMap<Uuid, AttachedSocket>,
     wakeup: Option<(i64, SpawnHandle)>,
     attached: bool,
 }
@@ -40,8 +49,32 @@ pub struct SessionEnded {
 
 #[derive(Message)]
 #[rtype(result = "()")]
+pub struct TokenRevoked {
+    pub tid: Uuid,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
 pub struct AllSessionsEnded {
     pub before: i64,
+    pub cause: EndCause,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SocketAttached {
+    /// False when a replaced actor hands its sockets over (no single_socket kick then).
+    pub kick_others: bool,
+    pub session_id: Uuid,
+    pub tid: Uuid,
+    pub issued_at: i64,
+    pub addr: Addr<SocketActor>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SocketDetached {
+    pub session_id: Uuid,
 }
 
 #[derive(Message)]
@@ -55,12 +88,24 @@ pub struct ListSessions;
 struct StopIfIdle;
 
 impl UserSessions {
-    pub fn new(user_id: Uuid, registry: SessionRegistry) -> Self {
-        Self { user_id, registry, sessions: HashMap::new(), wakeup: None, attached: true }
+    pub fn new(user_id: Uuid, registry: SessionRegistry, single_socket: bool) -> Self {
+        Self {
+            user_id,
+            registry,
+            single_socket,
+            sessions: HashMap::new(),
+            sockets: HashMap::new(),
+            wakeup: None,
+            attached: true,
+        }
     }
 
     fn expire(&mut self, now: i64) {
         self.sessions.retain(|_, s| s.expires_at > now);
+    }
+
+    fn idle(&self) -> bool {
+        self.sessions.is_empty() && self.sockets.is_empty()
     }
 
     /// Wakes up at the earliest expiry; detaches when nothing is live.
@@ -70,7 +115,7 @@ impl UserSessions {
             if let Some((_, handle)) = self.wakeup.take() {
                 ctx.cancel_future(handle);
             }
-            if self.attached {
+            if self.idle() && self.attached {
                 self.attached = false;
                 self.registry.detach(self.user_id, &ctx.address());
                 ctx.address().do_send(StopIfIdle);
@@ -90,6 +135,12 @@ impl UserSessions {
             actor.settle(ctx);
         });
         self.wakeup = Some((earliest, handle));
+    }
+
+    fn close_sockets(&mut self, keep: impl Fn(&AttachedSocket) -> bool, disconnect: impl Fn() -> Disconnect) {
+        for socket in self.sockets.values().filter(|s| !keep(s)) {
+            socket.addr.do_send(disconnect());
+        }
     }
 }
 
@@ -114,11 +165,43 @@ impl Handler<SessionEnded> for UserSessions {
     }
 }
 
+impl Handler<TokenRevoked> for UserSessions {
+    type Result = ();
+    fn handle(&mut self, msg: TokenRevoked, _: &mut Context<Self>) {
+        self.close_sockets(|s| s.tid != msg.tid, Disconnect::plain);
+    }
+}
+
 impl Handler<AllSessionsEnded> for UserSessions {
     type Result = ();
     fn handle(&mut self, msg: AllSessionsEnded, ctx: &mut Context<Self>) {
         // Same-second sessions survive an invalidation (session.md §4).
         self.sessions.retain(|_, s| s.issued_at >= msg.before);
+        match msg.cause {
+            EndCause::LogoutAll => self.close_sockets(|s| s.issued_at >= msg.before, Disconnect::plain),
+            EndCause::SingleSession => {}
+            EndCause::Ban => self.close_sockets(|_| false, Disconnect::banned),
+            EndCause::Delete => self.close_sockets(|_| false, Disconnect::plain),
+        }
+        self.settle(ctx);
+    }
+}
+
+impl Handler<SocketAttached> for UserSessions {
+    type Result = ();
+    fn handle(&mut self, msg: SocketAttached, ctx: &mut Context<Self>) {
+        if self.single_socket && msg.kick_others {
+            self.close_sockets(|_| false, Disconnect::single_socket);
+        }
+        self.sockets.insert(msg.session_id, AttachedSocket { tid: msg.tid, issued_at: msg.issued_at, addr: msg.addr });
+        self.settle(ctx);
+    }
+}
+
+impl Handler<SocketDetached> for UserSessions {
+    type Result = ();
+    fn handle(&mut self, msg: SocketDetached, ctx: &mut Context<Self>) {
+        self.sockets.remove(&msg.session_id);
         self.settle(ctx);
     }
 }
@@ -137,7 +220,7 @@ impl Handler<StopIfIdle> for UserSessions {
     type Result = ();
     fn handle(&mut self, _: StopIfIdle, ctx: &mut Context<Self>) {
         self.expire(unix_now());
-        if self.sessions.is_empty() {
+        if self.idle() {
             ctx.stop();
             return;
         }
@@ -148,8 +231,17 @@ impl Handler<StopIfIdle> for UserSessions {
                 self.settle(ctx);
             }
             Some(successor) => {
-                for s in self.sessions.drain().map(|(_, s)| s) {
+                for (_, s) in self.sessions.drain() {
                     successor.do_send(SessionStarted { tid: s.tid, issued_at: s.issued_at, expires_at: s.expires_at });
+                }
+                for (session_id, s) in self.sockets.drain() {
+                    successor.do_send(SocketAttached {
+                        kick_others: false,
+                        session_id,
+                        tid: s.tid,
+                        issued_at: s.issued_at,
+                        addr: s.addr,
+                    });
                 }
                 ctx.stop();
             }

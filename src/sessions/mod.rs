@@ -11,13 +11,14 @@ use uuid::Uuid;
 
 use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult};
+use crate::realtime::EndCause;
 use crate::AppState;
 
 /// Issues a new token pair for a login, applying `session.single_session` first.
 pub async fn start_session(state: &AppState, user_id: Uuid, username: &str, vars: Vars) -> ApiResult<SessionTokens> {
     let now = unix_now();
     if state.config.session.single_session {
-        invalidate_all(state, user_id, now).await?;
+        invalidate_all(state, user_id, now, EndCause::SingleSession).await?;
     }
     let tokens = state.tokens.issue(Uuid::new_v4(), user_id, username, &vars, now, now);
     state.registry.session_started(user_id, tokens.tid, now, tokens.refresh_exp);
@@ -78,7 +79,7 @@ pub async fn logout(state: &AppState, caller: &Claims, token: &str, refresh_toke
         Some(claims)
     };
     if access.is_none() && refresh.is_none() {
-        return invalidate_all(state, caller.uid, now).await;
+        return invalidate_all(state, caller.uid, now, EndCause::LogoutAll).await;
     }
     for (claims, kind) in [(access, TokenKind::Access), (refresh, TokenKind::Refresh)] {
         if let Some(claims) = claims {
@@ -96,21 +97,22 @@ pub async fn revoke(state: &AppState, claims: &Claims, kind: TokenKind) -> ApiRe
         .await
         .map_err(ApiError::internal_with("Error logging out."))?;
     state.cache.revoke(claims.uid, claims.tid, kind, claims.exp);
-    if kind == TokenKind::Refresh {
-        state.registry.session_ended(claims.uid, claims.tid);
+    match kind {
+        TokenKind::Refresh => state.registry.session_ended(claims.uid, claims.tid),
+        TokenKind::Access => state.registry.access_revoked(claims.uid, claims.tid),
     }
     Ok(())
 }
 
 /// Voids every token of the user issued before `now` (logout-all, delete, ban, single_session).
-pub async fn invalidate_all(state: &AppState, user_id: Uuid, now: i64) -> ApiResult<()> {
+pub async fn invalidate_all(state: &AppState, user_id: Uuid, now: i64, cause: EndCause) -> ApiResult<()> {
     state
         .store
         .upsert_invalidation(user_id, now, now + state.cache.invalidation_lifetime())
         .await
         .map_err(ApiError::internal_with("Error logging out."))?;
     state.cache.invalidate_all(user_id, now);
-    state.registry.all_sessions_ended(user_id, now);
+    state.registry.all_sessions_ended(user_id, now, cause);
     Ok(())
 }
 

@@ -7,4 +7,6 @@ mod account;
 mod authenticate;
 mod gateway;
 mod link;
+mod realtime;
 mod session;
+mod ws_client;

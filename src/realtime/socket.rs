@@ -1,0 +1,511 @@
+//! One `/ws` connection as an actor: the read stream is added to its context; every frame
+//! it sends goes through one bounded outgoing queue written by a single in-flight write.
+
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web::web;
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use bytestring::ByteString;
+use uuid::Uuid;
+
+use super::bus::PresenceBus;
+use super::protocol::{self, ErrorCode, Notification, Refusal, Request, UserPresence};
+use crate::clock::{rfc3339, unix_now};
+use crate::AppState;
+
+pub const REASON_DISCONNECT: &str = "server-side session disconnect";
+const REASON_MALFORMED: &str = "received malformed payload";
+const REASON_PROCESSING: &str = "error processing message";
+const REASON_TYPE: &str = "received unexpected WebSocket message type";
+const REASON_QUEUE_FULL: &str = "session outgoing queue full";
+
+/// A frame for this socket (an event fanned out to followers, for instance).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Push(pub ByteString);
+
+/// Close the socket with `server-side session disconnect` (or a shutdown reason), after an
+/// optional final notification.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    notification: Option<(i32, &'static str)>,
+    reason: &'static str,
+}
+
+impl Disconnect {
+    pub fn plain() -> Self {
+        Self { notification: None, reason: REASON_DISCONNECT }
+    }
+    pub fn banned() -> Self {
+        Self { notification: Some((-8, "banned")), reason: REASON_DISCONNECT }
+    }
+    pub fn single_socket() -> Self {
+        Self { notification: Some((-7, "single_socket")), reason: REASON_DISCONNECT }
+    }
+    pub fn shutdown(reason: &'static str) -> Self {
+        Self { notification: None, reason }
+    }
+}
+
+enum Outbound {
+    Text(ByteString),
+    Ping,
+    Pong(web::Bytes),
+}
+
+/// Who the socket belongs to, from the token it connected with.
+pub struct SocketIdentity {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub username: String,
+    pub tid: Uuid,
+    /// Issue second of the token (from `exp`), for logout-all.
+    pub issued_at: i64,
+    pub status: bool,
+    pub local: Option<SocketAddr>,
+    pub peer: Option<SocketAddr>,
+}
+
+pub struct SocketActor {
+    state: web::Data<AppState>,
+    bus: Arc<dyn PresenceBus>,
+    id: SocketIdentity,
+    session_text: String,
+    ws: actix_ws::Session,
+    status: Option<String>,
+    follows: HashSet<Uuid>,
+    outgoing: VecDeque<Outbound>,
+    writing: bool,
+    /// Set once closing has begun: the close frame to send when the queue drains.
+    close_after: Option<Option<CloseReason>>,
+    cleaned: bool,
+    last_life: Instant,
+    pinged: bool,
+    countdown: u32,
+}
+
+impl SocketActor {
+    pub fn new(state: web::Data<AppState>, id: SocketIdentity, ws: actix_ws::Session) -> Self {
+        let bus = state.bus.clone();
+        let countdown = state.config.socket.ping_backoff_threshold;
+        Self {
+            session_text: id.session_id.to_string(),
+            state,
+            bus,
+            id,
+            ws,
+            status: None,
+            follows: HashSet::new(),
+            outgoing: VecDeque::new(),
+            writing: false,
+            close_after: None,
+            cleaned: false,
+            last_life: Instant::now(),
+            pinged: false,
+            countdown,
+        }
+    }
+
+    fn presence(&self, status: String) -> UserPresence {
+        UserPresence {
+            user_id: self.id.user_id.to_string(),
+            session_id: self.session_text.clone(),
+            username: self.id.username.clone(),
+            status,
+        }
+    }
+
+    // ---- writing -------------------------------------------------------------------
+
+    fn send_text(&mut self, text: impl Into<ByteString>, ctx: &mut Context<Self>) {
+        self.enqueue(Outbound::Text(text.into()), ctx);
+    }
+
+    fn enqueue(&mut self, frame: Outbound, ctx: &mut Context<Self>) {
+        if self.close_after.is_some() {
+            return;
+        }
+        if self.outgoing.len() >= self.state.config.socket.outgoing_queue_size {
+            // A slow client never grows memory: drop what is queued and close.
+            self.outgoing.clear();
+            self.begin_close(Some(normal(REASON_QUEUE_FULL)), ctx);
+            return;
+        }
+        self.outgoing.push_back(frame);
+        self.pump(ctx);
+    }
+
+    /// Writes the next queued frame, one at a time; sends the close frame after the last.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.writing {
+            return;
+        }
+        let wait = Duration::from_millis(self.state.config.socket.write_wait_ms);
+        if let Some(frame) = self.outgoing.pop_front() {
+            self.writing = true;
+            let mut ws = self.ws.clone();
+            let write = async move {
+                let sent = match frame {
+                    Outbound::Text(text) => tokio::time::timeout(wait, ws.text(text)).await,
+                    Outbound::Ping => tokio::time::timeout(wait, ws.ping(b"")).await,
+                    Outbound::Pong(data) => tokio::time::timeout(wait, ws.pong(&data)).await,
+                };
+                matches!(sent, Ok(Ok(())))
+            };
+            ctx.spawn(write.into_actor(self).map(|ok, actor, ctx| {
+                actor.writing = false;
+                if ok {
+                    actor.pump(ctx);
+                } else {
+                    // The client is gone or stopped reading for write_wait_ms.
+                    actor.cleanup();
+                    ctx.stop();
+                }
+            }));
+            return;
+        }
+        if let Some(reason) = self.close_after.clone() {
+            self.writing = true;
+            let ws = self.ws.clone();
+            let close = async move {
+                let _ = tokio::time::timeout(wait, ws.close(reason)).await;
+            };
+            ctx.spawn(close.into_actor(self).map(|_, _, ctx| ctx.stop()));
+        }
+    }
+
+    /// Leaves presences and registries, queues nothing more, then closes after the queue.
+    fn begin_close(&mut self, reason: Option<CloseReason>, ctx: &mut Context<Self>) {
+        if self.close_after.is_some() {
+            return;
+        }
+        self.cleanup();
+        self.close_after = Some(reason);
+        self.pump(ctx);
+    }
+
+    // ---- presence bookkeeping -------------------------------------------------------
+
+    fn set_status(&mut self, status: String) {
+        let presence = self.presence(status.clone());
+        let old = self.state.status.set(self.id.user_id, presence.clone());
+        self.status = Some(status);
+        let leaves: Vec<UserPresence> = old.into_iter().collect();
+        self.bus.publish(self.id.user_id, protocol::presence_event(&[presence], &leaves).into());
+    }
+
+    fn clear_status(&mut self) {
+        if self.status.take().is_some() {
+            if let Some(old) = self.state.status.clear(self.id.user_id, &self.session_text) {
+                self.bus.publish(self.id.user_id, protocol::presence_event(&[], &[old]).into());
+            }
+        }
+    }
+
+    /// Leaves (followers hear it before the close frame), unfollows, leaves the registry.
+    fn cleanup(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        self.cleaned = true;
+        self.clear_status();
+        let follows: Vec<Uuid> = self.follows.drain().collect();
+        self.state.status.unfollow(self.id.session_id, &follows);
+        self.state.registry.socket_closed(self.id.user_id, self.id.session_id);
+    }
+
+    // ---- keepalive --------------------------------------------------------------------
+
+    fn life(&mut self) {
+        self.last_life = Instant::now();
+        self.pinged = false;
+        self.countdown = self.state.config.socket.ping_backoff_threshold;
+    }
+
+    fn schedule_keepalive(&mut self, ctx: &mut Context<Self>) {
+        let socket = &self.state.config.socket;
+        let next = if self.pinged {
+            self.last_life + Duration::from_millis(socket.pong_wait_ms)
+        } else {
+            self.last_life + Duration::from_millis(socket.ping_period_ms)
+        };
+        let delay = next.saturating_duration_since(Instant::now());
+        ctx.run_later(delay, |actor, ctx| actor.keepalive(ctx));
+    }
+
+    fn keepalive(&mut self, ctx: &mut Context<Self>) {
+        if self.close_after.is_some() {
+            return;
+        }
+        let socket = &self.state.config.socket;
+        let silent = self.last_life.elapsed();
+        if silent >= Duration::from_millis(socket.pong_wait_ms) {
+            let reason = match (self.id.local, self.id.peer) {
+                (Some(local), Some(peer)) => format!("read tcp {local}->{peer}: i/o timeout"),
+                _ => "i/o timeout".to_string(),
+            };
+            self.begin_close(Some(normal(&reason)), ctx);
+            return;
+        }
+        if silent >= Duration::from_millis(socket.ping_period_ms) && !self.pinged {
+            self.pinged = true;
+            self.enqueue(Outbound::Ping, ctx);
+        }
+        self.schedule_keepalive(ctx);
+    }
+
+    // ---- requests -----------------------------------------------------------------------
+
+    fn handle_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        let envelope = match protocol::decode(text) {
+            Ok(envelope) => envelope,
+            Err((cid, refusal)) => {
+                match refusal {
+                    Refusal::Malformed => self.begin_close(Some(normal(REASON_MALFORMED)), ctx),
+                    Refusal::MissingPayload => {
+                        self.send_text(
+                            protocol::error(cid.as_deref(), ErrorCode::MissingPayload, "Missing message."),
+                            ctx,
+                        );
+                        self.begin_close(Some(normal(REASON_PROCESSING)), ctx);
+                    }
+                    Refusal::Unrecognized => {
+                        self.send_text(
+                            protocol::error(cid.as_deref(), ErrorCode::UnrecognizedPayload, "Unrecognized message."),
+                            ctx,
+                        );
+                        self.begin_close(Some(normal(REASON_PROCESSING)), ctx);
+                    }
+                }
+                return;
+            }
+        };
+        let cid = envelope.cid;
+        match envelope.request {
+            Request::Ping => self.send_text(protocol::pong(cid.as_deref()), ctx),
+            Request::Pong => {}
+            Request::StatusUpdate(update) => self.status_update(cid, update.status, ctx),
+            Request::StatusUnfollow(unfollow) => self.status_unfollow(cid, unfollow.user_ids.unwrap_or_default(), ctx),
+            Request::StatusFollow(follow) => {
+                self.status_follow(cid, follow.user_ids.unwrap_or_default(), follow.usernames.unwrap_or_default(), ctx)
+            }
+            Request::Rpc => self.send_text(
+                protocol::error(cid.as_deref(), ErrorCode::RuntimeFunctionNotFound, "RPC function not found"),
+                ctx,
+            ),
+            Request::Unsupported(_) => {
+                // As Nakama treats a message a hook disabled: code 1, then close.
+                self.send_text(
+                    protocol::error(
+                        cid.as_deref(),
+                        ErrorCode::UnrecognizedPayload,
+                        "Requested resource was not found.",
+                    ),
+                    ctx,
+                );
+                self.begin_close(Some(normal(REASON_PROCESSING)), ctx);
+            }
+        }
+    }
+
+    fn status_update(&mut self, cid: Option<String>, status: Option<String>, ctx: &mut Context<Self>) {
+        match status {
+            Some(status) if status.len() > 2048 => self.send_text(
+                protocol::error(cid.as_deref(), ErrorCode::BadInput, "Status must be 2048 characters or less"),
+                ctx,
+            ),
+            Some(status) => {
+                self.set_status(status);
+                self.send_text(protocol::ack(cid.as_deref()), ctx);
+            }
+            None => {
+                self.clear_status();
+                self.send_text(protocol::ack(cid.as_deref()), ctx);
+            }
+        }
+    }
+
+    fn status_unfollow(&mut self, cid: Option<String>, ids: Vec<String>, ctx: &mut Context<Self>) {
+        let mut users = Vec::with_capacity(ids.len());
+        for id in &ids {
+            match parse_user_id(id) {
+                Some(user) => users.push(user),
+                None => {
+                    return self.send_text(
+                        protocol::error(cid.as_deref(), ErrorCode::BadInput, "Invalid user identifier"),
+                        ctx,
+                    )
+                }
+            }
+        }
+        users.retain(|u| *u != self.id.user_id && self.follows.remove(u));
+        self.state.status.unfollow(self.id.session_id, &users);
+        self.send_text(protocol::ack(cid.as_deref()), ctx);
+    }
+
+    fn status_follow(
+        &mut self,
+        cid: Option<String>,
+        ids: Vec<String>,
+        usernames: Vec<String>,
+        ctx: &mut Context<Self>,
+    ) {
+        let mut users = Vec::with_capacity(ids.len());
+        for id in &ids {
+            match parse_user_id(id) {
+                Some(user) => users.push(user),
+                None => {
+                    return self.send_text(
+                        protocol::error(cid.as_deref(), ErrorCode::BadInput, "Invalid user identifier"),
+                        ctx,
+                    )
+                }
+            }
+        }
+        if usernames.iter().any(String::is_empty) {
+            return self.send_text(protocol::error(cid.as_deref(), ErrorCode::BadInput, "Invalid username"), ctx);
+        }
+        users.retain(|u| *u != self.id.user_id && !u.is_nil());
+        users.sort();
+        users.dedup();
+        let mut usernames: Vec<String> = usernames.into_iter().filter(|n| *n != self.id.username).collect();
+        usernames.sort();
+        usernames.dedup();
+        if users.is_empty() && usernames.is_empty() {
+            return self.send_text(protocol::status(cid.as_deref(), &[]), ctx);
+        }
+        // Existence check in the database; the socket reads nothing else until it is done.
+        let state = self.state.clone();
+        let lookup = async move { state.store.find_users(&users, &usernames, &[]).await };
+        ctx.wait(lookup.into_actor(self).map(move |found, actor, ctx| match found {
+            Err(e) => {
+                tracing::warn!(error = %e, "status follow lookup failed");
+                actor.send_text(
+                    protocol::error(cid.as_deref(), ErrorCode::RuntimeException, "Could not check users"),
+                    ctx,
+                );
+            }
+            Ok(found) => {
+                let mut followed: Vec<Uuid> =
+                    found.into_iter().map(|u| u.id).filter(|id| *id != actor.id.user_id).collect();
+                followed.sort();
+                followed.dedup();
+                let addr = ctx.address();
+                actor.state.status.follow(actor.id.session_id, &addr, &followed);
+                actor.follows.extend(followed.iter().copied());
+                let presences = actor.state.status.presences_of(&followed);
+                actor.send_text(protocol::status(cid.as_deref(), &presences), ctx);
+            }
+        }));
+    }
+}
+
+/// Nakama parses follow ids leniently: upper case, braces, no dashes, `urn:uuid:`.
+fn parse_user_id(id: &str) -> Option<Uuid> {
+    Uuid::parse_str(id.strip_prefix("urn:uuid:").unwrap_or(id)).ok()
+}
+
+fn normal(reason: &str) -> CloseReason {
+    CloseReason { code: CloseCode::Normal, description: Some(reason.to_string()) }
+}
+
+impl Actor for SocketActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let addr = ctx.address();
+        self.state.registry.socket_opened(
+            self.id.user_id,
+            self.id.session_id,
+            self.id.tid,
+            self.id.issued_at,
+            addr.clone(),
+        );
+        // Every session follows its own user (status-presence.md §4).
+        self.state.status.follow(self.id.session_id, &addr, &[self.id.user_id]);
+        self.follows.insert(self.id.user_id);
+        if self.id.status {
+            self.set_status(String::new());
+        }
+        self.schedule_keepalive(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.cleanup();
+    }
+}
+
+impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SocketActor {
+    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
+        if self.close_after.is_some() {
+            return;
+        }
+        let message = match item {
+            Ok(message) => message,
+            Err(ProtocolError::Overflow) => {
+                // Too large: 1009 with no reason, at once (realtime.md §6.1).
+                self.outgoing.clear();
+                return self.begin_close(Some(CloseReason { code: CloseCode::Size, description: None }), ctx);
+            }
+            Err(_) => {
+                self.outgoing.clear();
+                return self.begin_close(Some(CloseReason { code: CloseCode::Protocol, description: None }), ctx);
+            }
+        };
+        match message {
+            AggregatedMessage::Text(text) => {
+                self.countdown = self.countdown.saturating_sub(1);
+                if self.countdown == 0 {
+                    self.life();
+                }
+                self.handle_text(&text, ctx);
+            }
+            AggregatedMessage::Binary(_) => self.begin_close(Some(normal(REASON_TYPE)), ctx),
+            AggregatedMessage::Ping(data) => self.enqueue(Outbound::Pong(data), ctx),
+            AggregatedMessage::Pong(_) => self.life(),
+            AggregatedMessage::Close(reason) => {
+                // Echo the client's code with an empty reason.
+                let reply = reason.map(|r| CloseReason { code: r.code, description: None });
+                self.outgoing.clear();
+                self.begin_close(reply, ctx);
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // The connection is gone: nothing more can be written.
+        self.cleanup();
+        ctx.stop();
+    }
+}
+
+impl Handler<Push> for SocketActor {
+    type Result = ();
+    fn handle(&mut self, msg: Push, ctx: &mut Context<Self>) {
+        self.send_text(msg.0, ctx);
+    }
+}
+
+impl Handler<Disconnect> for SocketActor {
+    type Result = ();
+    fn handle(&mut self, msg: Disconnect, ctx: &mut Context<Self>) {
+        if let Some((code, subject)) = msg.notification {
+            // Final pushes go out before the close frame.
+            let note = Notification {
+                id: Uuid::new_v4().to_string(),
+                subject: subject.to_string(),
+                content: "{}".to_string(),
+                code,
+                create_time: rfc3339(unix_now()),
+            };
+            // Past the queue limit if need be: the close follows at once anyway.
+            self.outgoing.push_back(Outbound::Text(protocol::notifications(&[note]).into()));
+        }
+        self.begin_close(Some(normal(msg.reason)), ctx);
+    }
+}

@@ -1,0 +1,432 @@
+//! realtime.md and status-presence.md: the /ws socket, status follow/update, presence events.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::helpers::{claims, wait_for_second_start, TestApp};
+
+struct User {
+    token: String,
+    id: String,
+}
+
+async fn user(app: &TestApp, name: &str) -> User {
+    let reply = app
+        .post_key(
+            &format!("/v2/account/authenticate/device?username={name}"),
+            &format!(r#"{{"id":"device-{name}-0001"}}"#),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let token = reply.token();
+    let id = claims(&token)["uid"].as_str().unwrap().to_string();
+    User { token, id }
+}
+
+/// Polls `done` for up to 5 s.
+async fn wait_until(done: impl Fn() -> bool) -> bool {
+    for _ in 0..100 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    done()
+}
+
+fn presence_of(event: &Value, list: &str) -> Vec<(String, String)> {
+    event["status_presence_event"][list]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| (p["user_id"].as_str().unwrap().to_string(), p["status"].as_str().unwrap().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+both_backends!(upgrade_without_token_is_401_missing_or_invalid_token);
+async fn upgrade_without_token_is_401_missing_or_invalid_token(app: TestApp) {
+    let (status, body) = app.ws_query("lang=en&status=true", &[]).await.refused();
+    assert_eq!((status, body.as_str()), (401, "Missing or invalid token\n"));
+    let (status, _) = app.ws_query("token=garbage", &[]).await.refused();
+    assert_eq!(status, 401);
+}
+
+both_backends!(bad_format_is_400_before_the_token);
+async fn bad_format_is_400_before_the_token(app: TestApp) {
+    let (status, body) = app.ws_query("format=xml&token=garbage", &[]).await.refused();
+    assert_eq!((status, body.as_str()), (400, "Invalid format parameter\n"));
+    let (status, body) = app.ws_query("format=protobuf&token=garbage", &[]).await.refused();
+    assert_eq!((status, body.as_str()), (400, "Invalid format parameter\n"));
+}
+
+both_backends!(refresh_token_and_bad_authorization_header_are_refused);
+async fn refresh_token_and_bad_authorization_header_are_refused(app: TestApp) {
+    let login = app.device("ws-auth-device-1").await;
+    let (status, _) = app.ws_query(&format!("token={}", login.refresh_token()), &[]).await.refused();
+    assert_eq!(status, 401);
+    // A header wins over the query, and must be a Bearer.
+    let basic = "Basic ZGVmYXVsdGtleTo=";
+    let (status, _) = app.ws_query(&format!("token={}", login.token()), &[("authorization", basic)]).await.refused();
+    assert_eq!(status, 401);
+    let bearer = format!("Bearer {}", login.token());
+    let ws = app.ws_query("token=garbage", &[("authorization", &bearer)]).await;
+    assert!(matches!(ws, crate::ws_client::Upgrade::Open(_)));
+}
+
+both_backends!(logged_out_token_cannot_open_a_socket);
+async fn logged_out_token_cannot_open_a_socket(app: TestApp) {
+    let login = app.device("ws-logout-device").await;
+    let token = login.token();
+    assert_eq!(app.post_bearer("/v2/session/logout", &token, &format!(r#"{{"token":"{token}"}}"#)).await.status, 200);
+    let (status, _) = app.ws_query(&format!("token={token}"), &[]).await.refused();
+    assert_eq!(status, 401);
+}
+
+both_backends!(ping_is_answered_with_pong_and_cid);
+async fn ping_is_answered_with_pong_and_cid(app: TestApp) {
+    let u = user(&app, "pinger").await;
+    let mut ws = app.ws(&u.token, false).await;
+    assert_eq!(ws.request(r#"{"cid":"7","ping":{}}"#).await, json!({"cid":"7","pong":{}}));
+    assert_eq!(ws.request(r#"{"ping":{}}"#).await, json!({"pong":{}}));
+    // A client pong is accepted and not answered.
+    ws.send(r#"{"pong":{}}"#).await;
+    assert_eq!(ws.request(r#"{"cid":"8","ping":{}}"#).await, json!({"cid":"8","pong":{}}));
+}
+
+both_backends!(status_true_sends_own_join_first);
+async fn status_true_sends_own_join_first(app: TestApp) {
+    let u = user(&app, "joiner").await;
+    let mut ws = app.ws(&u.token, true).await;
+    let event = ws.recv().await;
+    let join = &event["status_presence_event"]["joins"][0];
+    assert_eq!(join["user_id"], u.id);
+    assert_eq!(join["username"], "joiner");
+    assert_eq!(join["status"], "");
+    let session_id = join["session_id"].as_str().unwrap();
+    assert_eq!(session_id.len(), 36);
+    assert_eq!(&session_id[14..15], "1", "a version-1 UUID: {session_id}");
+    assert!(event["status_presence_event"].get("leaves").is_none());
+}
+
+both_backends!(follow_update_unfollow_and_leave_on_disconnect);
+async fn follow_update_unfollow_and_leave_on_disconnect(app: TestApp) {
+    let a = user(&app, "follower").await;
+    let b = user(&app, "followed").await;
+    let mut wa = app.ws(&a.token, false).await;
+    // B is offline: the answer lists nobody.
+    let answer = wa.request(&format!(r#"{{"cid":"1","status_follow":{{"user_ids":["{}"]}}}}"#, b.id)).await;
+    assert_eq!(answer, json!({"cid":"1","status":{}}));
+    let mut wb = app.ws(&b.token, true).await;
+    let join = wa.recv().await;
+    assert_eq!(presence_of(&join, "joins"), [(b.id.clone(), String::new())]);
+    wb.recv().await; // B's own join
+                     // B changes status: one event with the new join and the old leave.
+    assert_eq!(wb.request(r#"{"cid":"u1","status_update":{"status":"hello"}}"#).await["cid"], "u1");
+    let change = wa.recv().await;
+    assert_eq!(presence_of(&change, "joins"), [(b.id.clone(), "hello".to_string())]);
+    assert_eq!(presence_of(&change, "leaves"), [(b.id.clone(), String::new())]);
+    // Following by username now lists B's presence.
+    let listed = wa.request(r#"{"cid":"2","status_follow":{"usernames":["followed"]}}"#).await;
+    assert_eq!(listed["status"]["presences"][0]["status"], "hello");
+    assert_eq!(listed["status"]["presences"][0]["user_id"], b.id);
+    // Online over REST.
+    let users = app.get_bearer(&format!("/v2/user?ids={}&ids={}", b.id, a.id), &a.token).await;
+    for u in users.body["users"].as_array().unwrap() {
+        assert_eq!(u.get("online") == Some(&json!(true)), u["id"] == b.id.as_str(), "{u}");
+    }
+    // Unfollow: no more events.
+    assert_eq!(
+        wa.request(&format!(r#"{{"cid":"3","status_unfollow":{{"user_ids":["{}"]}}}}"#, b.id)).await,
+        json!({"cid":"3"})
+    );
+    wb.send(r#"{"status_update":{"status":"again"}}"#).await;
+    wa.silent_for(300).await;
+    // Follow again, then B disconnects: a leave with the last status.
+    wa.request(&format!(r#"{{"cid":"4","status_follow":{{"user_ids":["{}"]}}}}"#, b.id)).await;
+    wb.close(1000).await;
+    let leave = wa.recv().await;
+    assert_eq!(presence_of(&leave, "leaves"), [(b.id.clone(), "again".to_string())]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let account = app.get_bearer(&format!("/v2/user?ids={}", b.id), &a.token).await;
+    assert!(account.body["users"][0].get("online").is_none());
+}
+
+both_backends!(status_update_without_value_appears_offline);
+async fn status_update_without_value_appears_offline(app: TestApp) {
+    let u = user(&app, "ghostly").await;
+    let mut ws = app.ws(&u.token, true).await;
+    ws.recv().await;
+    assert_eq!(ws.request(r#"{"cid":"1","status_update":{}}"#).await, json!({"cid":"1"}));
+    let leave = ws.recv().await;
+    assert_eq!(presence_of(&leave, "leaves"), [(u.id.clone(), String::new())]);
+    // Without a status presence, {} does nothing but answer.
+    assert_eq!(ws.request(r#"{"status_update":{}}"#).await, json!({}));
+    ws.silent_for(200).await;
+}
+
+both_backends!(status_longer_than_2048_bytes_is_bad_input);
+async fn status_longer_than_2048_bytes_is_bad_input(app: TestApp) {
+    let u = user(&app, "verbose").await;
+    let mut ws = app.ws(&u.token, false).await;
+    let ok = "é".repeat(1024);
+    assert_eq!(ws.request(&format!(r#"{{"cid":"1","status_update":{{"status":"{ok}"}}}}"#)).await, json!({"cid":"1"}));
+    ws.recv().await; // own join
+    let long = "a".repeat(2049);
+    let err = ws.request(&format!(r#"{{"cid":"2","status_update":{{"status":"{long}"}}}}"#)).await;
+    assert_eq!(err, json!({"cid":"2","error":{"code":3,"message":"Status must be 2048 characters or less"}}));
+    assert_eq!(ws.request(r#"{"cid":"3","ping":{}}"#).await, json!({"cid":"3","pong":{}}));
+}
+
+both_backends!(follow_rejects_bad_ids_and_empty_usernames_and_skips_self);
+async fn follow_rejects_bad_ids_and_empty_usernames_and_skips_self(app: TestApp) {
+    let u = user(&app, "selfish").await;
+    let mut ws = app.ws(&u.token, true).await;
+    ws.recv().await;
+    let err = ws.request(r#"{"cid":"1","status_follow":{"user_ids":["not-a-uuid"]}}"#).await;
+    assert_eq!(err, json!({"cid":"1","error":{"code":3,"message":"Invalid user identifier"}}));
+    let err = ws.request(r#"{"cid":"2","status_follow":{"usernames":[""]}}"#).await;
+    assert_eq!(err, json!({"cid":"2","error":{"code":3,"message":"Invalid username"}}));
+    let me = ws
+        .request(&format!(r#"{{"cid":"3","status_follow":{{"user_ids":["{}"],"usernames":["selfish"]}}}}"#, u.id))
+        .await;
+    assert_eq!(me, json!({"cid":"3","status":{}}));
+    let unknown = ws.request(r#"{"cid":"4","status_follow":{"usernames":["nobody-here"]}}"#).await;
+    assert_eq!(unknown, json!({"cid":"4","status":{}}));
+    let err = ws.request(r#"{"cid":"5","status_unfollow":{"user_ids":["bad"]}}"#).await;
+    assert_eq!(err["error"]["code"], 3);
+}
+
+both_backends!(malformed_envelopes_close_the_socket);
+async fn malformed_envelopes_close_the_socket(app: TestApp) {
+    let u = user(&app, "malformed").await;
+    for bad in
+        [r#"{"foo":{}}"#, r#"{"ping":{"x":1}}"#, r#"{"ping":{},"pong":{}}"#, r#"{"cid":5,"ping":{}}"#, "not json"]
+    {
+        let mut ws = app.ws(&u.token, false).await;
+        ws.send(bad).await;
+        let (code, reason, texts) = ws.closed().await;
+        assert_eq!((code, reason.as_str()), (1000, "received malformed payload"), "{bad}");
+        assert!(texts.is_empty());
+    }
+}
+
+both_backends!(missing_and_unrecognized_payloads_error_then_close);
+async fn missing_and_unrecognized_payloads_error_then_close(app: TestApp) {
+    let u = user(&app, "missing").await;
+    let mut ws = app.ws(&u.token, false).await;
+    ws.send(r#"{"cid":"m1"}"#).await;
+    let (code, reason, texts) = ws.closed().await;
+    assert_eq!((code, reason.as_str()), (1000, "error processing message"));
+    assert_eq!(texts, [json!({"cid":"m1","error":{"code":2,"message":"Missing message."}})]);
+    let mut ws = app.ws(&u.token, false).await;
+    ws.send(r#"{"cid":"s1","status":{}}"#).await;
+    let (code, reason, texts) = ws.closed().await;
+    assert_eq!((code, reason.as_str()), (1000, "error processing message"));
+    assert_eq!(texts, [json!({"cid":"s1","error":{"code":1,"message":"Unrecognized message."}})]);
+}
+
+both_backends!(binary_frame_on_json_socket_closes);
+async fn binary_frame_on_json_socket_closes(app: TestApp) {
+    use futures_util::SinkExt;
+    let u = user(&app, "binary").await;
+    let mut ws = app.ws(&u.token, false).await;
+    ws.stream.send(tokio_tungstenite::tungstenite::Message::Binary(vec![1, 2, 3].into())).await.unwrap();
+    let (code, reason, _) = ws.closed().await;
+    assert_eq!((code, reason.as_str()), (1000, "received unexpected WebSocket message type"));
+}
+
+both_backends!(message_over_4096_bytes_closes_with_1009);
+async fn message_over_4096_bytes_closes_with_1009(app: TestApp) {
+    let u = user(&app, "oversized").await;
+    let mut ws = app.ws(&u.token, false).await;
+    let prefix = r#"{"cid":""#;
+    let exact = format!("{prefix}{}\",\"ping\":{{}}}}", "x".repeat(4096 - prefix.len() - 12));
+    assert_eq!(exact.len(), 4096);
+    assert_eq!(ws.request(&exact).await["pong"], json!({}));
+    let over = format!("{prefix}{}\",\"ping\":{{}}}}", "x".repeat(4097 - prefix.len() - 12));
+    ws.send(&over).await;
+    let (code, reason, _) = ws.closed().await;
+    assert_eq!((code, reason.as_str()), (1009, ""));
+}
+
+both_backends!(client_close_code_is_echoed_with_empty_reason);
+async fn client_close_code_is_echoed_with_empty_reason(app: TestApp) {
+    let u = user(&app, "closer").await;
+    let mut ws = app.ws(&u.token, false).await;
+    use futures_util::SinkExt;
+    let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::from(4000),
+        reason: "bye".into(),
+    };
+    ws.stream.send(tokio_tungstenite::tungstenite::Message::Close(Some(frame))).await.unwrap();
+    let (code, reason, _) = ws.closed().await;
+    assert_eq!((code, reason.as_str()), (4000, ""));
+}
+
+both_backends!(silent_client_is_pinged_then_dropped, |c: &mut hearth::config::Config| {
+    c.socket.ping_period_ms = 300;
+    c.socket.pong_wait_ms = 700;
+});
+async fn silent_client_is_pinged_then_dropped(app: TestApp) {
+    let u = user(&app, "silent").await;
+    let mut ws = app.ws(&u.token, false).await;
+    // Not reading means not answering the ping.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    use futures_util::StreamExt;
+    let mut saw_ping = false;
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(3), ws.stream.next()).await.unwrap() {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Ping(payload))) => {
+                assert!(payload.is_empty());
+                saw_ping = true;
+            }
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => break frame.unwrap(),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(saw_ping);
+    assert_eq!(u16::from(close.code), 1000);
+    assert!(close.reason.starts_with("read tcp 127.0.0.1:"), "{}", close.reason);
+    assert!(close.reason.ends_with(": i/o timeout"), "{}", close.reason);
+}
+
+both_backends!(answering_pings_keeps_the_socket, |c: &mut hearth::config::Config| {
+    c.socket.ping_period_ms = 200;
+    c.socket.pong_wait_ms = 500;
+});
+async fn answering_pings_keeps_the_socket(app: TestApp) {
+    let u = user(&app, "lively").await;
+    let mut ws = app.ws(&u.token, false).await;
+    // Reading lets tungstenite answer each ping with a pong.
+    ws.silent_for(1500).await;
+    assert_eq!(ws.request(r#"{"cid":"1","ping":{}}"#).await, json!({"cid":"1","pong":{}}));
+}
+
+both_backends!(ban_sends_notification_then_closes_every_socket);
+async fn ban_sends_notification_then_closes_every_socket(app: TestApp) {
+    let u = user(&app, "cheater").await;
+    let watcher = user(&app, "watcher").await;
+    let mut w = app.ws(&watcher.token, false).await;
+    w.request(&format!(r#"{{"cid":"1","status_follow":{{"user_ids":["{}"]}}}}"#, u.id)).await;
+    let mut one = app.ws(&u.token, true).await;
+    let mut two = app.ws(&u.token, false).await;
+    w.recv().await; // join
+    let uid = uuid::Uuid::parse_str(&u.id).unwrap();
+    hearth::accounts::ban(&app.state, uid).await.unwrap();
+    for ws in [&mut one, &mut two] {
+        let (code, reason, texts) = ws.closed().await;
+        assert_eq!((code, reason.as_str()), (1000, "server-side session disconnect"));
+        let note = texts.iter().find(|t| t.get("notifications").is_some()).expect("banned notification");
+        let n = &note["notifications"]["notifications"][0];
+        assert_eq!(n["subject"], "banned");
+        assert_eq!(n["code"], -8);
+        assert_eq!(n["content"], "{}");
+    }
+    let leave = w.recv().await;
+    assert_eq!(presence_of(&leave, "leaves"), [(u.id.clone(), String::new())]);
+}
+
+both_backends!(account_delete_and_logout_close_sockets);
+async fn account_delete_and_logout_close_sockets(app: TestApp) {
+    // Per-token logout closes the socket opened with that token.
+    let a = user(&app, "tokenlogout").await;
+    let mut ws = app.ws(&a.token, false).await;
+    app.post_bearer("/v2/session/logout", &a.token, &format!(r#"{{"token":"{}"}}"#, a.token)).await;
+    let (code, reason, texts) = ws.closed().await;
+    assert_eq!((code, reason.as_str()), (1000, "server-side session disconnect"));
+    assert!(texts.is_empty());
+    // Account delete closes every socket.
+    let b = user(&app, "deleted").await;
+    let mut ws = app.ws(&b.token, true).await;
+    ws.recv().await;
+    assert_eq!(app.delete_bearer("/v2/account", &b.token).await.status, 200);
+    let (code, reason, _) = ws.closed().await;
+    assert_eq!((code, reason.as_str()), (1000, "server-side session disconnect"));
+    // Logout-all closes sockets of older tokens only.
+    let c = user(&app, "logoutall").await;
+    let mut old = app.ws(&c.token, false).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    wait_for_second_start().await;
+    let fresh = app.device("device-logoutall-0001").await.token();
+    let mut new = app.ws(&fresh, false).await;
+    assert_eq!(app.post_bearer("/v2/session/logout", &fresh, "{}").await.status, 200);
+    let (code, _, _) = old.closed().await;
+    assert_eq!(code, 1000);
+    assert_eq!(new.request(r#"{"cid":"1","ping":{}}"#).await, json!({"cid":"1","pong":{}}));
+}
+
+both_backends!(single_socket_kicks_the_older_socket, |c: &mut hearth::config::Config| c.session.single_socket = true);
+async fn single_socket_kicks_the_older_socket(app: TestApp) {
+    let u = user(&app, "single").await;
+    let mut first = app.ws(&u.token, false).await;
+    let mut second = app.ws(&u.token, false).await;
+    let (code, reason, texts) = first.closed().await;
+    assert_eq!((code, reason.as_str()), (1000, "server-side session disconnect"));
+    assert_eq!(texts[0]["notifications"]["notifications"][0]["subject"], "single_socket");
+    assert_eq!(texts[0]["notifications"]["notifications"][0]["code"], -7);
+    assert_eq!(second.request(r#"{"cid":"1","ping":{}}"#).await, json!({"cid":"1","pong":{}}));
+}
+
+both_backends!(slow_reader_is_closed_when_its_queue_overflows, |c: &mut hearth::config::Config| {
+    c.socket.outgoing_queue_size = 8;
+});
+async fn slow_reader_is_closed_when_its_queue_overflows(app: TestApp) {
+    let slow = user(&app, "slowreader").await;
+    let loud = user(&app, "loudwriter").await;
+    let mut s = app.ws(&slow.token, false).await;
+    s.request(&format!(r#"{{"cid":"1","status_follow":{{"user_ids":["{}"]}}}}"#, loud.id)).await;
+    let mut l = app.ws(&loud.token, false).await;
+    let big = "s".repeat(2000);
+    // The loud user's own socket reads everything; the slow one reads nothing meanwhile.
+    let writer = async {
+        for n in 0..3000 {
+            l.send(&format!(r#"{{"status_update":{{"status":"{n}{big}"}}}}"#)).await;
+        }
+    };
+    writer.await;
+    let (code, reason, texts) = s.closed().await;
+    assert_eq!((code, reason.as_str()), (1000, "session outgoing queue full"));
+    assert!(texts.len() < 3000, "{} frames delivered", texts.len());
+}
+
+both_backends!(opening_and_killing_thousands_of_sockets_leaves_registries_empty);
+async fn opening_and_killing_thousands_of_sockets_leaves_registries_empty(app: TestApp) {
+    let u = user(&app, "leaky").await;
+    for wave in 0..4 {
+        let mut sockets = Vec::new();
+        for _ in 0..500 {
+            sockets.push(app.ws(&u.token, wave % 2 == 0).await);
+        }
+        let registered = wait_until(|| app.state.registry.socket_count() == 500).await;
+        assert!(registered, "{} sockets registered", app.state.registry.socket_count());
+        // Half close cleanly, half vanish.
+        for (n, ws) in sockets.into_iter().enumerate() {
+            if n % 2 == 0 {
+                ws.close(1000).await;
+            } else {
+                drop(ws);
+            }
+        }
+        wait_until(|| app.state.registry.socket_count() == 0).await;
+    }
+    assert_eq!(app.state.registry.socket_count(), 0);
+    assert_eq!(app.state.status.presence_count(), 0);
+    assert_eq!(app.state.status.followed_user_count(), 0);
+}
+
+both_backends!(ws_route_is_get_only_and_needs_a_handshake);
+async fn ws_route_is_get_only_and_needs_a_handshake(app: TestApp) {
+    let res = app.client.post(app.url("/ws")).send().await.unwrap();
+    crate::helpers::Reply::from(res).await.assert_error(404, 5, "Not Found");
+    let res = app.client.get(app.url("/ws/")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    let token = app.new_device_token().await;
+    let res = app.client.get(app.url(&format!("/ws?token={token}"))).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    assert_eq!(res.headers()["sec-websocket-version"], "13");
+    assert_eq!(res.text().await.unwrap(), "Bad Request\n");
+}
