@@ -79,19 +79,59 @@ pub struct Running {
     sweeper: tokio::task::JoinHandle<()>,
 }
 
+/// How long shutdown waits for sockets to close before dropping them.
+const SOCKET_DRAIN: Duration = Duration::from_secs(3);
+
 impl Running {
-    /// Stops accepting, lets requests in flight finish, and waits.
+    /// Graceful shutdown in bounded time: stop accepting, close every socket with a
+    /// reason, wait for them (at most `SOCKET_DRAIN`), then let requests in flight finish.
     pub async fn stop(self) {
+        self.handle.pause().await;
+        self.state.registry.close_all("server shutting down");
+        let deadline = tokio::time::Instant::now() + SOCKET_DRAIN;
+        while self.state.registry.socket_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         self.sweeper.abort();
         self.handle.stop(true).await;
         let _ = self.task.await;
     }
 
-    /// Waits until the server stops by itself (a signal).
-    pub async fn wait(self) -> std::io::Result<()> {
-        let result = self.task.await.unwrap_or(Ok(()));
-        self.sweeper.abort();
-        result
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        tokio::select! {
+            _ = shutdown_signal() => {
+                tracing::info!("shutting down");
+                self.stop().await;
+                Ok(())
+            }
+            ended = &mut self.task => {
+                self.sweeper.abort();
+                ended.unwrap_or(Ok(()))
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -118,7 +158,8 @@ pub async fn start_with_state(state: web::Data<AppState>) -> Result<Running, Sta
         .first()
         .copied()
         .ok_or_else(|| StartError::Bind(address.clone(), std::io::Error::other("no address bound")))?;
-    let server = server.shutdown_timeout(5).run();
+    // Signals are ours: sockets are closed with a reason before the listener stops.
+    let server = server.shutdown_timeout(5).disable_signals().run();
     let handle = server.handle();
     let task = tokio::spawn(server);
     let sweeper = tokio::spawn(sweep_loop(state.clone()));

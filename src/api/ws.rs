@@ -1,12 +1,11 @@
 //! `GET /ws`: the upgrade checks of realtime.md §1 in their order, then a socket actor.
 
-use actix::{Actor, AsyncContext};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::query::QueryString;
 use crate::realtime::new_session_id;
-use crate::realtime::socket::{SocketActor, SocketIdentity};
+use crate::realtime::socket::{self, SocketIdentity};
 use crate::sessions::{self, TokenKind};
 use crate::AppState;
 
@@ -69,10 +68,6 @@ pub async fn upgrade(req: HttpRequest, body: web::Payload, state: web::Data<AppS
         local: Some(req.app_config().local_addr()),
         peer: req.peer_addr(),
     };
-    let state = state.clone();
-    SocketActor::create(move |ctx| {
-        ctx.add_stream(stream);
-        SocketActor::new(state, identity, ws)
-    });
+    socket::start(state.clone(), identity, ws, stream);
     response
 }

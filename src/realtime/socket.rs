@@ -10,6 +10,7 @@ use actix::prelude::*;
 use actix_web::web;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use bytestring::ByteString;
+use futures_util::FutureExt;
 use uuid::Uuid;
 
 use super::bus::PresenceBus;
@@ -71,6 +72,24 @@ pub struct SocketIdentity {
     pub peer: Option<SocketAddr>,
 }
 
+/// Starts the socket actor and registers it before the upgrade is answered, so that a
+/// logout, ban or single_socket kick that follows the 101 always finds it.
+pub fn start(
+    state: web::Data<AppState>,
+    id: SocketIdentity,
+    ws: actix_ws::Session,
+    stream: actix_ws::AggregatedMessageStream,
+) -> Addr<SocketActor> {
+    let (user_id, session_id, tid, issued_at) = (id.user_id, id.session_id, id.tid, id.issued_at);
+    let registry = state.registry.clone();
+    let addr = SocketActor::create(move |ctx| {
+        ctx.add_stream(stream);
+        SocketActor::new(state, id, ws)
+    });
+    registry.socket_opened(user_id, session_id, tid, issued_at, addr.clone());
+    addr
+}
+
 pub struct SocketActor {
     state: web::Data<AppState>,
     bus: Arc<dyn PresenceBus>,
@@ -83,6 +102,7 @@ pub struct SocketActor {
     writing: bool,
     /// Set once closing has begun: the close frame to send when the queue drains.
     close_after: Option<Option<CloseReason>>,
+    close_sent: bool,
     cleaned: bool,
     last_life: Instant,
     pinged: bool,
@@ -104,6 +124,7 @@ impl SocketActor {
             outgoing: VecDeque::new(),
             writing: false,
             close_after: None,
+            close_sent: false,
             cleaned: false,
             last_life: Instant::now(),
             pinged: false,
@@ -140,43 +161,62 @@ impl SocketActor {
         self.pump(ctx);
     }
 
-    /// Writes the next queued frame, one at a time; sends the close frame after the last.
+    /// Hands queued frames to the transport while it has room, without waiting. When it is
+    /// full (the client reads slower than we write), one write waits for room, at most
+    /// `socket.write_wait_ms`, and frames queue behind it up to `outgoing_queue_size`.
+    /// The close frame follows the last queued frame.
     fn pump(&mut self, ctx: &mut Context<Self>) {
         if self.writing {
             return;
         }
-        let wait = Duration::from_millis(self.state.config.socket.write_wait_ms);
-        if let Some(frame) = self.outgoing.pop_front() {
-            self.writing = true;
-            let mut ws = self.ws.clone();
-            let write = async move {
-                let sent = match frame {
-                    Outbound::Text(text) => tokio::time::timeout(wait, ws.text(text)).await,
-                    Outbound::Ping => tokio::time::timeout(wait, ws.ping(b"")).await,
-                    Outbound::Pong(data) => tokio::time::timeout(wait, ws.pong(&data)).await,
-                };
-                matches!(sent, Ok(Ok(())))
-            };
-            ctx.spawn(write.into_actor(self).map(|ok, actor, ctx| {
-                actor.writing = false;
-                if ok {
-                    actor.pump(ctx);
-                } else {
-                    // The client is gone or stopped reading for write_wait_ms.
-                    actor.cleanup();
-                    ctx.stop();
+        while let Some(frame) = self.outgoing.front() {
+            match try_write(&mut self.ws, frame) {
+                Some(true) => {
+                    self.outgoing.pop_front();
                 }
-            }));
-            return;
+                Some(false) => {
+                    // The transport is gone.
+                    self.cleanup();
+                    ctx.stop();
+                    return;
+                }
+                None => return self.wait_for_room(ctx),
+            }
         }
-        if let Some(reason) = self.close_after.clone() {
-            self.writing = true;
+        if let (Some(reason), false) = (self.close_after.clone(), self.close_sent) {
+            self.close_sent = true;
             let ws = self.ws.clone();
+            let wait = Duration::from_millis(self.state.config.socket.write_wait_ms);
             let close = async move {
                 let _ = tokio::time::timeout(wait, ws.close(reason)).await;
             };
             ctx.spawn(close.into_actor(self).map(|_, _, ctx| ctx.stop()));
         }
+    }
+
+    fn wait_for_room(&mut self, ctx: &mut Context<Self>) {
+        let Some(frame) = self.outgoing.pop_front() else { return };
+        self.writing = true;
+        let mut ws = self.ws.clone();
+        let wait = Duration::from_millis(self.state.config.socket.write_wait_ms);
+        let write = async move {
+            let sent = match frame {
+                Outbound::Text(text) => tokio::time::timeout(wait, ws.text(text)).await,
+                Outbound::Ping => tokio::time::timeout(wait, ws.ping(b"")).await,
+                Outbound::Pong(data) => tokio::time::timeout(wait, ws.pong(&data)).await,
+            };
+            matches!(sent, Ok(Ok(())))
+        };
+        ctx.spawn(write.into_actor(self).map(|ok, actor, ctx| {
+            actor.writing = false;
+            if ok {
+                actor.pump(ctx);
+            } else {
+                // The client is gone, or read nothing for write_wait_ms.
+                actor.cleanup();
+                ctx.stop();
+            }
+        }));
     }
 
     /// Leaves presences and registries, queues nothing more, then closes after the queue.
@@ -410,6 +450,16 @@ fn parse_user_id(id: &str) -> Option<Uuid> {
     Uuid::parse_str(id.strip_prefix("urn:uuid:").unwrap_or(id)).ok()
 }
 
+/// Writes a frame if the transport takes it at once: `None` when it is full.
+fn try_write(ws: &mut actix_ws::Session, frame: &Outbound) -> Option<bool> {
+    let sent = match frame {
+        Outbound::Text(text) => ws.text(text.clone()).now_or_never(),
+        Outbound::Ping => ws.ping(b"").now_or_never(),
+        Outbound::Pong(data) => ws.pong(data).now_or_never(),
+    };
+    sent.map(|result| result.is_ok())
+}
+
 fn normal(reason: &str) -> CloseReason {
     CloseReason { code: CloseCode::Normal, description: Some(reason.to_string()) }
 }
@@ -419,13 +469,6 @@ impl Actor for SocketActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         let addr = ctx.address();
-        self.state.registry.socket_opened(
-            self.id.user_id,
-            self.id.session_id,
-            self.id.tid,
-            self.id.issued_at,
-            addr.clone(),
-        );
         // Every session follows its own user (status-presence.md §4).
         self.state.status.follow(self.id.session_id, &addr, &[self.id.user_id]);
         self.follows.insert(self.id.user_id);

@@ -233,6 +233,13 @@ impl TestApp {
         reply.body
     }
 
+    /// Shuts the server down gracefully (as on SIGTERM).
+    pub async fn shutdown(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+    }
+
     /// Stops the server (keeping the database) and starts a new one on the same database.
     pub async fn restart(&mut self) {
         if let Some(running) = self.running.take() {

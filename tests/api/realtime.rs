@@ -373,24 +373,61 @@ async fn single_socket_kicks_the_older_socket(app: TestApp) {
 
 both_backends!(slow_reader_is_closed_when_its_queue_overflows, |c: &mut hearth::config::Config| {
     c.socket.outgoing_queue_size = 8;
+    c.socket.write_wait_ms = 60_000;
 });
 async fn slow_reader_is_closed_when_its_queue_overflows(app: TestApp) {
     let slow = user(&app, "slowreader").await;
     let loud = user(&app, "loudwriter").await;
     let mut s = app.ws(&slow.token, false).await;
     s.request(&format!(r#"{{"cid":"1","status_follow":{{"user_ids":["{}"]}}}}"#, loud.id)).await;
-    let mut l = app.ws(&loud.token, false).await;
-    let big = "s".repeat(2000);
-    // The loud user's own socket reads everything; the slow one reads nothing meanwhile.
-    let writer = async {
-        for n in 0..3000 {
-            l.send(&format!(r#"{{"status_update":{{"status":"{n}{big}"}}}}"#)).await;
-        }
-    };
-    writer.await;
+    let sent = flood_status_updates(&app, &loud.token, 8000).await;
+    // 8000 events of 2 KB are far more than TCP buffers hold while the slow socket reads nothing.
     let (code, reason, texts) = s.closed().await;
     assert_eq!((code, reason.as_str()), (1000, "session outgoing queue full"));
-    assert!(texts.len() < 3000, "{} frames delivered", texts.len());
+    assert!(texts.len() < sent, "{} of {sent} frames delivered", texts.len());
+}
+
+both_backends!(client_that_stops_reading_is_dropped_after_write_wait, |c: &mut hearth::config::Config| {
+    c.socket.write_wait_ms = 300;
+});
+async fn client_that_stops_reading_is_dropped_after_write_wait(app: TestApp) {
+    let slow = user(&app, "stalled").await;
+    let loud = user(&app, "chatty").await;
+    let mut s = app.ws(&slow.token, false).await;
+    s.request(&format!(r#"{{"cid":"1","status_follow":{{"user_ids":["{}"]}}}}"#, loud.id)).await;
+    flood_status_updates(&app, &loud.token, 8000).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The server gave up on the write: the connection ends (a close frame may not make it).
+    use futures_util::StreamExt;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match s.stream.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the connection stayed open");
+    assert!(wait_until(|| app.state.registry.socket_count() == 0).await);
+}
+
+/// Sends `count` status updates of ~2 KB from a socket that reads everything it gets.
+async fn flood_status_updates(app: &TestApp, token: &str, count: usize) -> usize {
+    use futures_util::{SinkExt, StreamExt};
+    let ws = app.ws(token, false).await;
+    let (mut sink, mut stream) = ws.stream.split();
+    let drain = tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
+    let big = "s".repeat(2000);
+    for n in 0..count {
+        let update = format!(r#"{{"status_update":{{"status":"{n}{big}"}}}}"#);
+        sink.send(tokio_tungstenite::tungstenite::Message::Text(update.into())).await.expect("send");
+        // The test runtime has one thread: let the drain keep this socket's own queue short.
+        tokio::task::yield_now().await;
+    }
+    let _ = sink.close().await;
+    drain.abort();
+    count
 }
 
 both_backends!(opening_and_killing_thousands_of_sockets_leaves_registries_empty);
@@ -429,4 +466,28 @@ async fn ws_route_is_get_only_and_needs_a_handshake(app: TestApp) {
     assert_eq!(res.status().as_u16(), 400);
     assert_eq!(res.headers()["sec-websocket-version"], "13");
     assert_eq!(res.text().await.unwrap(), "Bad Request\n");
+}
+
+both_backends!(shutdown_closes_sockets_with_a_reason_in_bounded_time);
+async fn shutdown_closes_sockets_with_a_reason_in_bounded_time(mut app: TestApp) {
+    let u = user(&app, "shutdown").await;
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        sockets.push(app.ws(&u.token, true).await);
+    }
+    let started = std::time::Instant::now();
+    let reader = async {
+        let mut reasons = Vec::new();
+        for ws in sockets.iter_mut() {
+            let (code, reason, _) = ws.closed().await;
+            reasons.push((code, reason));
+        }
+        reasons
+    };
+    let (reasons, ()) = tokio::join!(reader, app.shutdown());
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    for (code, reason) in reasons {
+        assert_eq!((code, reason.as_str()), (1000, "server shutting down"));
+    }
+    assert_eq!(app.state.registry.socket_count(), 0);
 }
