@@ -118,3 +118,34 @@ async fn get_users_by_id_username_and_rejects_bad_ids(app: TestApp) {
         "ID 'not-a-uuid' is not a valid system ID.",
     );
 }
+
+both_backends!(renaming_to_the_current_name_changes_nothing);
+async fn renaming_to_the_current_name_changes_nothing(app: TestApp) {
+    let login = app.post_key("/v2/account/authenticate/device?username=samename", r#"{"id":"same-name-device"}"#).await;
+    let token = login.token();
+    let before = app.account(&token).await["user"]["update_time"].clone();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(app.put_bearer("/v2/account", &token, r#"{"username":"samename"}"#).await.status, 200);
+    assert_eq!(app.account(&token).await["user"]["update_time"], before);
+    assert_eq!(app.put_bearer("/v2/account", &token, r#"{"timezone":"UTC"}"#).await.status, 200);
+    assert_ne!(app.account(&token).await["user"]["update_time"], before);
+}
+
+both_backends!(deleted_account_token_link_answers_like_nakama);
+async fn deleted_account_token_link_answers_like_nakama(app: TestApp) {
+    crate::helpers::wait_for_second_start().await;
+    let token = app.new_device_token().await;
+    assert_eq!(app.delete_bearer("/v2/account", &token).await.status, 200);
+    // The token of the deletion's own second still verifies; the account is gone.
+    app.post_bearer("/v2/account/link/custom", &token, r#"{"id":"orphan-custom"}"#).await.assert_error(
+        409,
+        6,
+        "Custom ID is already in use.",
+    );
+    app.post_bearer("/v2/account/link/device", &token, r#"{"id":"orphan-device-1"}"#).await.assert_error(
+        500,
+        13,
+        "Error linking Device ID.",
+    );
+    assert_eq!(app.put_bearer("/v2/account", &token, r#"{"timezone":"UTC"}"#).await.status, 200);
+}

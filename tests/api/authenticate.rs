@@ -291,3 +291,41 @@ async fn refresh_of_a_banned_account_is_refused(app: TestApp) {
         .assert_error(401, 16, "Refresh token invalid or expired.");
     app.get_bearer("/v2/account", &older.token()).await.assert_error(401, 16, "Auth token invalid");
 }
+
+both_backends!(banned_account_cannot_log_in_by_username);
+async fn banned_account_cannot_log_in_by_username(app: TestApp) {
+    let created = app
+        .post_key(
+            &format!("{EMAIL}?username=bannedname"),
+            r#"{"email":"bannedname@example.com","password":"password1"}"#,
+        )
+        .await;
+    let uid = uuid::Uuid::parse_str(claims(&created.token())["uid"].as_str().unwrap()).unwrap();
+    hearth::accounts::ban(&app.state, uid).await.unwrap();
+    app.post_key(&format!("{EMAIL}?username=bannedname"), r#"{"password":"password1"}"#).await.assert_error(
+        403,
+        7,
+        "User account banned.",
+    );
+}
+
+both_backends!(username_with_control_character_is_invalid);
+async fn username_with_control_character_is_invalid(app: TestApp) {
+    app.post_key(&format!("{DEVICE}?username=a%01b"), r#"{"id":"control-device-1"}"#).await.assert_error(
+        400,
+        3,
+        "Username invalid, no spaces or control characters allowed.",
+    );
+    // Spaces are allowed despite the message.
+    let reply = app.post_key(&format!("{DEVICE}?username=has+space"), r#"{"id":"control-device-2"}"#).await;
+    assert_eq!(claims(&reply.token())["usn"], "has space");
+}
+
+both_backends!(session_vars_travel_in_both_tokens_and_are_not_stored);
+async fn session_vars_travel_in_both_tokens_and_are_not_stored(app: TestApp) {
+    let reply = app.post_key(DEVICE, r#"{"id":"vars-device-1","vars":{"z":"1","a":"<&>"}}"#).await;
+    assert_eq!(claims(&reply.token())["vrs"], serde_json::json!({"a":"<&>","z":"1"}));
+    assert_eq!(claims(&reply.refresh_token())["vrs"], serde_json::json!({"a":"<&>","z":"1"}));
+    let again = app.device("vars-device-1").await;
+    assert!(claims(&again.token()).get("vrs").is_none());
+}

@@ -164,3 +164,112 @@ async fn cors_preflight_and_origin(app: TestApp) {
     let res = app.client.get(app.url("/healthcheck")).header("Origin", "http://game.example").send().await.unwrap();
     assert_eq!(res.headers()["access-control-allow-origin"], "*");
 }
+
+fn signed(payload: &str, alg: jsonwebtoken::Algorithm, header: &str) -> String {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let signing = format!("{}.{}", engine.encode(header), engine.encode(payload));
+    let key = jsonwebtoken::EncodingKey::from_secret(b"defaultencryptionkey");
+    let sig = jsonwebtoken::crypto::sign(signing.as_bytes(), &key, alg).unwrap();
+    format!("{signing}.{sig}")
+}
+
+both_backends!(tokens_without_integer_future_exp_or_not_hs256_are_invalid);
+async fn tokens_without_integer_future_exp_or_not_hs256_are_invalid(app: TestApp) {
+    let login = app.device("exp-rules-device").await;
+    let uid = crate::helpers::claims(&login.token())["uid"].as_str().unwrap().to_string();
+    let hs256 = r#"{"alg":"HS256","typ":"JWT"}"#;
+    let now = hearth::clock::unix_now();
+    let cases = [
+        (format!(r#"{{"tid":"{uid}","uid":"{uid}"}}"#), jsonwebtoken::Algorithm::HS256, hs256),
+        (format!(r#"{{"uid":"{uid}","exp":{}.5}}"#, now + 60), jsonwebtoken::Algorithm::HS256, hs256),
+        (format!(r#"{{"uid":"{uid}","exp":"{}"}}"#, now + 60), jsonwebtoken::Algorithm::HS256, hs256),
+        (format!(r#"{{"uid":"{uid}","exp":{}}}"#, now - 1), jsonwebtoken::Algorithm::HS256, hs256),
+        (
+            format!(r#"{{"uid":"{uid}","exp":{}}}"#, now + 60),
+            jsonwebtoken::Algorithm::HS384,
+            r#"{"alg":"HS384","typ":"JWT"}"#,
+        ),
+    ];
+    for (payload, alg, header) in cases {
+        let token = signed(&payload, alg, header);
+        app.get_bearer("/v2/account", &token).await.assert_error(401, 16, "Auth token invalid");
+    }
+    // iat, tid and usn may be missing, and a future iat is fine.
+    let token = signed(
+        &format!(r#"{{"uid":"{uid}","exp":{},"iat":{}}}"#, now + 60, now + 1000),
+        jsonwebtoken::Algorithm::HS256,
+        hs256,
+    );
+    assert_eq!(app.get_bearer("/v2/account", &token).await.status, 200);
+}
+
+both_backends!(bearer_given_twice_is_invalid);
+async fn bearer_given_twice_is_invalid(app: TestApp) {
+    let token = app.new_device_token().await;
+    let res = app
+        .client
+        .get(app.url("/v2/account"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::Reply::from(res).await.assert_error(401, 16, "Auth token invalid");
+}
+
+both_backends!(repeated_single_query_field_is_invalid_argument);
+async fn repeated_single_query_field_is_invalid_argument(app: TestApp) {
+    app.post_key(&format!("{DEVICE}?create=true&create=false"), r#"{"id":"repeat-device-1"}"#).await.assert_error(
+        400,
+        3,
+        "too many values for field \"create\": true, false",
+    );
+    app.post_key(&format!("{DEVICE}?username=a&username=b"), r#"{"id":"repeat-device-1"}"#).await.assert_error(
+        400,
+        3,
+        "too many values for field \"username\": a, b",
+    );
+    // An empty username is the same as none: one is generated.
+    let reply = app.post_key(&format!("{DEVICE}?username=&"), r#"{"id":"repeat-device-2"}"#).await;
+    assert_eq!(crate::helpers::claims(&reply.token())["usn"].as_str().unwrap().len(), 10);
+}
+
+both_backends!(gzip_body_decoding_to_more_than_the_limit_is_resource_exhausted);
+async fn gzip_body_decoding_to_more_than_the_limit_is_resource_exhausted(app: TestApp) {
+    use std::io::Write;
+    let body = format!(r#"{{"id":"gzip-big-device","vars":{{"pad":"{}"}}}}"#, "x".repeat(300_000));
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(body.as_bytes()).unwrap();
+    let gz = encoder.finish().unwrap();
+    assert!(gz.len() < 262_144);
+    let res = app
+        .client
+        .post(app.url(DEVICE))
+        .basic_auth(SERVER_KEY, Some(""))
+        .header("Content-Encoding", "gzip")
+        .body(gz)
+        .send()
+        .await
+        .unwrap();
+    let reply = crate::helpers::Reply::from(res).await;
+    assert_eq!(reply.status, 429, "{}", reply.text);
+    assert_eq!(reply.body["code"], 8);
+    assert!(reply.body["message"].as_str().unwrap().starts_with("trying to send message larger than max ("));
+}
+
+both_backends!(responses_are_gzipped_when_asked);
+async fn responses_are_gzipped_when_asked(app: TestApp) {
+    let token = app.new_device_token().await;
+    // A client without transparent decompression sees the encoding header.
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let res =
+        raw.get(app.url("/v2/account")).bearer_auth(&token).header("Accept-Encoding", "gzip").send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    assert_eq!(res.headers()["cache-control"], "no-store, no-cache, must-revalidate");
+    let bytes = res.bytes().await.unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text).unwrap();
+    assert!(text.starts_with(r#"{"user":{"id":""#), "{text}");
+}
