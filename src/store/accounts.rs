@@ -4,8 +4,8 @@
 use entity::{user_device, users};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, IdenStatic, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, QueryFilter,
+    QueryOrder, Set, Statement, TransactionTrait, Value,
 };
 use uuid::Uuid;
 
@@ -104,6 +104,43 @@ pub enum UnlinkOutcome {
     Refused,
 }
 
+/// PostgreSQL: insert an account and its first device in one statement.
+const INSERT_USER_WITH_DEVICE: &str = "WITH new_user AS (INSERT INTO users (id, username, display_name, \
+    avatar_url, lang_tag, location, timezone, metadata, wallet, email, password, custom_id, facebook_id, \
+    google_id, gamecenter_id, steam_id, facebook_instant_game_id, apple_id, edge_count, create_time, \
+    update_time, verify_time, disable_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+    $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)) \
+    INSERT INTO user_device (id, user_id) VALUES ($24, $1)";
+
+/// The values of `INSERT_USER_WITH_DEVICE`'s users columns, in order.
+fn user_values(m: &users::Model) -> Vec<Value> {
+    vec![
+        m.id.into(),
+        m.username.clone().into(),
+        m.display_name.clone().into(),
+        m.avatar_url.clone().into(),
+        m.lang_tag.clone().into(),
+        m.location.clone().into(),
+        m.timezone.clone().into(),
+        m.metadata.clone().into(),
+        m.wallet.clone().into(),
+        m.email.clone().into(),
+        m.password.clone().into(),
+        m.custom_id.clone().into(),
+        m.facebook_id.clone().into(),
+        m.google_id.clone().into(),
+        m.gamecenter_id.clone().into(),
+        m.steam_id.clone().into(),
+        m.facebook_instant_game_id.clone().into(),
+        m.apple_id.clone().into(),
+        m.edge_count.into(),
+        m.create_time.into(),
+        m.update_time.into(),
+        m.verify_time.into(),
+        m.disable_time.into(),
+    ]
+}
+
 fn or_null(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())
 }
@@ -175,18 +212,35 @@ impl Store {
             Some(_) => CreateError::IdentifierTaken,
             None => CreateError::Db(err),
         };
-        let txn = self.db.begin().await.map_err(CreateError::Db)?;
-        users::Entity::insert(users::ActiveModel::from(model.clone()))
-            .exec_without_returning(&txn)
-            .await
-            .map_err(classify)?;
-        if let Identifier::Device(device) = &new.identifier {
-            user_device::Entity::insert(user_device::ActiveModel { id: Set(device.clone()), user_id: Set(id) })
-                .exec_without_returning(&txn)
-                .await
-                .map_err(classify)?;
+        match &new.identifier {
+            Identifier::Device(device) if self.writer.get_database_backend() == DbBackend::Postgres => {
+                // One statement, one round trip: the account and its device or neither.
+                let statement = Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    INSERT_USER_WITH_DEVICE,
+                    user_values(&model).into_iter().chain([device.clone().into()]),
+                );
+                self.writer.execute(statement).await.map_err(classify)?;
+            }
+            Identifier::Device(device) => {
+                let txn = self.writer.begin().await.map_err(CreateError::Db)?;
+                users::Entity::insert(users::ActiveModel::from(model.clone()))
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(classify)?;
+                user_device::Entity::insert(user_device::ActiveModel { id: Set(device.clone()), user_id: Set(id) })
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(classify)?;
+                txn.commit().await.map_err(classify)?;
+            }
+            _ => {
+                users::Entity::insert(users::ActiveModel::from(model.clone()))
+                    .exec_without_returning(&self.writer)
+                    .await
+                    .map_err(classify)?;
+            }
         }
-        txn.commit().await.map_err(classify)?;
         Ok(model)
     }
 
@@ -259,7 +313,7 @@ impl Store {
             return Ok(false);
         }
         active.update_time = Set(now);
-        active.update(&self.db).await.map(|_| true).or_else(|e| match e {
+        active.update(&self.writer).await.map(|_| true).or_else(|e| match e {
             DbErr::RecordNotUpdated => Ok(false),
             e => Err(e),
         })
@@ -267,7 +321,7 @@ impl Store {
 
     /// Removes the account; devices go by cascade. `Ok(false)` when it was already gone.
     pub async fn delete_account(&self, user_id: Uuid) -> Result<bool, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = self.writer.begin().await?;
         // SQLite honours ON DELETE CASCADE only with foreign_keys on; delete explicitly
         // so a database opened by another tool cannot leave orphans.
         user_device::Entity::delete_many().filter(user_device::Column::UserId.eq(user_id)).exec(&txn).await?;
@@ -278,7 +332,7 @@ impl Store {
 
     /// Adds a device to the account. `Ok(Some(owner))` when the device already exists.
     pub async fn link_device(&self, user_id: Uuid, device_id: &str, now: i64) -> Result<Option<Uuid>, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = self.writer.begin().await?;
         let inserted = user_device::Entity::insert(user_device::ActiveModel {
             id: Set(device_id.to_string()),
             user_id: Set(user_id),
@@ -322,7 +376,7 @@ impl Store {
         if let Some(password) = password {
             update = update.col_expr(users::Column::Password, Expr::value(password));
         }
-        let result = update.filter(users::Column::Id.eq(user_id)).exec(&self.db).await?;
+        let result = update.filter(users::Column::Id.eq(user_id)).exec(&self.writer).await?;
         Ok(result.rows_affected > 0)
     }
 
@@ -354,7 +408,7 @@ impl Store {
         if column.as_str() == users::Column::Email.as_str() {
             update = update.col_expr(users::Column::Password, Expr::value(Option::<String>::None));
         }
-        let result = update.filter(filter).exec(&self.db).await?;
+        let result = update.filter(filter).exec(&self.writer).await?;
         Ok(if result.rows_affected > 0 { UnlinkOutcome::Unlinked } else { UnlinkOutcome::Refused })
     }
 
@@ -380,7 +434,7 @@ impl Store {
                 .cond_where(columns)
                 .to_owned(),
         ));
-        let txn = self.db.begin().await?;
+        let txn = self.writer.begin().await?;
         let result = user_device::Entity::delete_many()
             .filter(user_device::Column::Id.eq(device_id))
             .filter(user_device::Column::UserId.eq(user_id))
@@ -404,7 +458,7 @@ impl Store {
         let result = users::Entity::update_many()
             .col_expr(users::Column::DisableTime, Expr::value(disable_time))
             .filter(users::Column::Id.eq(user_id))
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         Ok(result.rows_affected > 0)
     }

@@ -16,9 +16,14 @@ pub use revocations::StoredRevocations;
 
 use crate::config::DatabaseConfig;
 
+/// Reads go to `db`; writes go to `writer`. On PostgreSQL both are one pool. On SQLite the
+/// writer is a single connection, so writers queue in the pool instead of spinning on
+/// SQLite's busy handler (which made sign-ups slow and their tail long), while reads stay
+/// concurrent under WAL.
 #[derive(Clone)]
 pub struct Store {
     pub(crate) db: DatabaseConnection,
+    pub(crate) writer: DatabaseConnection,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,45 +39,55 @@ pub enum ConnectError {
 impl Store {
     /// Opens the database named by `database.url`; SQLite files (and their folder) are created.
     pub async fn connect(config: &DatabaseConfig) -> Result<Store, ConnectError> {
-        let db = if config.url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(&config.url)
-                .map_err(|e| ConnectError::Url(e.to_string()))?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
-            if let Some(parent) = options.get_filename().parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| ConnectError::Folder(options.get_filename().display().to_string(), e))?;
-                }
+        if config.url.starts_with("sqlite:") {
+            return Self::connect_sqlite(config).await;
+        }
+        let mut options = sea_orm::ConnectOptions::new(config.url.clone());
+        options
+            .max_connections(config.max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        let db = sea_orm::Database::connect(options).await.map_err(|e| ConnectError::Connect(e.to_string()))?;
+        Ok(Store { writer: db.clone(), db })
+    }
+
+    async fn connect_sqlite(config: &DatabaseConfig) -> Result<Store, ConnectError> {
+        let options = SqliteConnectOptions::from_str(&config.url)
+            .map_err(|e| ConnectError::Url(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        if let Some(parent) = options.get_filename().parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| ConnectError::Folder(options.get_filename().display().to_string(), e))?;
             }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(config.max_connections)
+        }
+        let pool = |size: u32, options: SqliteConnectOptions| async move {
+            SqlitePoolOptions::new()
+                .max_connections(size)
                 .min_connections(1)
                 .connect_with(options)
                 .await
-                .map_err(|e| ConnectError::Connect(e.to_string()))?;
-            sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
-        } else {
-            let mut options = sea_orm::ConnectOptions::new(config.url.clone());
-            options
-                .max_connections(config.max_connections)
-                .min_connections(1)
-                .connect_timeout(Duration::from_secs(10))
-                .sqlx_logging(false);
-            sea_orm::Database::connect(options).await.map_err(|e| ConnectError::Connect(e.to_string()))?
+                .map_err(|e| ConnectError::Connect(e.to_string()))
         };
-        Ok(Store { db })
+        let writer = pool(1, options.clone()).await?;
+        let readers = pool(config.max_connections, options).await?;
+        Ok(Store {
+            db: sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
+            writer: sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
+        })
     }
 
     pub async fn migrate_up(&self) -> Result<(), DbErr> {
-        Migrator::up(&self.db, None).await
+        Migrator::up(&self.writer, None).await
     }
 
     pub async fn migrate_down(&self) -> Result<(), DbErr> {
-        Migrator::down(&self.db, None).await
+        Migrator::down(&self.writer, None).await
     }
 
     /// (migration name, applied?) for every migration Hearth knows.
@@ -99,6 +114,7 @@ impl Store {
 
     pub async fn close(self) {
         let _ = self.db.close().await;
+        let _ = self.writer.close().await;
     }
 }
 

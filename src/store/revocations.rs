@@ -54,7 +54,7 @@ impl Store {
                 .update_column(revoked_token::Column::ExpiresAt)
                 .to_owned(),
         )
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&self.writer)
         .await
         .map(|_| ())
     }
@@ -70,17 +70,20 @@ impl Store {
                 .update_columns([session_invalidation::Column::InvalidatedAt, session_invalidation::Column::ExpiresAt])
                 .to_owned(),
         )
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&self.writer)
         .await
         .map(|_| ())
     }
 
     /// Drops rows whose tokens have all expired.
     pub async fn sweep_revocations(&self, now: i64) -> Result<(), DbErr> {
-        revoked_token::Entity::delete_many().filter(revoked_token::Column::ExpiresAt.lte(now)).exec(&self.db).await?;
+        revoked_token::Entity::delete_many()
+            .filter(revoked_token::Column::ExpiresAt.lte(now))
+            .exec(&self.writer)
+            .await?;
         session_invalidation::Entity::delete_many()
             .filter(session_invalidation::Column::ExpiresAt.lte(now))
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         Ok(())
     }
@@ -116,12 +119,12 @@ impl Store {
                 )
                 .to_owned(),
         )
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&self.writer)
         .await
         .map(|_| ())
     }
 
     pub async fn clear_login_failures(&self, user_id: Uuid) -> Result<(), DbErr> {
-        login_failure::Entity::delete_by_id(user_id).exec(&self.db).await.map(|_| ())
+        login_failure::Entity::delete_by_id(user_id).exec(&self.writer).await.map(|_| ())
     }
 }
