@@ -154,9 +154,13 @@ pub async fn authenticate_apple(
     }
     let username = Username::parse_optional(username)?;
     let profile = social::apple::verify(&state.social, token).await.map_err(refused(&APPLE))?;
-    // The email goes into the new row, as in Nakama (where a taken email fails the sign-up).
-    let new = NewProfile { email: profile.email, ..NewProfile::default() };
-    find_or_create_with(state, Identifier::Apple(profile.id), create, username, new).await
+    // Nakama puts the email in the new row, so an email held by another account fails the
+    // sign-up with a 500; here it is imported after, like Facebook's and Google's.
+    let who = find_or_create(state, Identifier::Apple(profile.id), create, username).await?;
+    if who.created {
+        import_email(state, who.user_id, profile.email.as_deref(), &APPLE).await?;
+    }
+    Ok(who)
 }
 
 pub async fn authenticate_facebook(
