@@ -209,3 +209,26 @@ async fn apple_link_conflicts_and_unlink_keeps_the_last_identifier(app: TestApp,
     assert_eq!(provider.hits(APPLE_KEYS), hits);
     assert!(app.account(&only).await["user"].get("apple_id").is_none());
 }
+
+provider_test!(a_slow_key_fetch_is_shared_and_holds_up_nothing_else);
+async fn a_slow_key_fetch_is_shared_and_holds_up_nothing_else(app: TestApp, provider: Provider) {
+    let key = TestKey::generate("apple-1");
+    provider.answer(APPLE_KEYS, jwks(&[&key]).slow(Duration::from_millis(1200)));
+    let (one, two) = (token_body(&key.sign(&claims("waiting.one"))), token_body(&key.sign(&claims("waiting.two"))));
+    let started = Instant::now();
+    let other = async {
+        // Let both Apple logins reach the fetch first.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let begun = Instant::now();
+        let reply = app.device("device-during-apple-fetch").await;
+        (reply.status, begun.elapsed())
+    };
+    let (first, second, (status, other_took)) = tokio::join!(app.post_key(AUTH, &one), app.post_key(AUTH, &two), other);
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(second.status, 200, "{}", second.text);
+    assert!(started.elapsed() >= Duration::from_millis(1200));
+    // Both waited on one fetch; the device login did not wait at all.
+    assert_eq!(provider.hits(APPLE_KEYS), 1);
+    assert_eq!(status, 200);
+    assert!(other_took < Duration::from_millis(800), "device login took {other_took:?}");
+}
