@@ -129,8 +129,16 @@ struct Cursors {
     after: Option<String>,
 }
 
-/// The Facebook ids of the token owner's friends who use the app, every page of them.
+/// The Facebook ids of the token owner's friends who use the app, every page of them,
+/// within twice `social.timeout_ms` in all, so a provider paging slowly cannot hold up a login.
 pub async fn friends(social: &Social, token: &str) -> Result<Vec<String>, VerifyError> {
+    let deadline = std::time::Duration::from_millis(social.config.timeout_ms.saturating_mul(2));
+    tokio::time::timeout(deadline, all_friend_pages(social, token))
+        .await
+        .map_err(|_| VerifyError::Unreachable("friend list pages took longer than twice the timeout".into()))?
+}
+
+async fn all_friend_pages(social: &Social, token: &str) -> Result<Vec<String>, VerifyError> {
     let mut ids = Vec::new();
     let mut after: Option<String> = None;
     for _ in 0..MAX_FRIEND_PAGES {

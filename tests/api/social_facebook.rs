@@ -272,3 +272,21 @@ async fn failed_friend_import_never_fails_the_login(app: TestApp, provider: Prov
     let reply = app.get_bearer("/v2/friend", &reply.token()).await;
     assert_eq!(reply.text, "{}");
 }
+
+provider_test!(slow_friend_pages_are_cut_at_twice_the_timeout, |c, _p| {
+    c.social.timeout_ms = 300;
+});
+async fn slow_friend_pages_are_cut_at_twice_the_timeout(app: TestApp, provider: Provider) {
+    serve_profiles(&provider, &[("EAAB-me", profile("80000", "Me"))]);
+    // Each page is in time on its own and names a next one, forever.
+    let endless = json!({
+        "data": [{"id": "80001"}],
+        "paging": {"cursors": {"after": "again"}, "next": "https://graph.example/me/friends?after=again"},
+    });
+    provider.answer(FRIENDS, Canned::json(endless).slow(Duration::from_millis(200)));
+    let started = Instant::now();
+    let reply = app.post_key(&format!("{AUTH}?sync=true"), &token_body("EAAB-me")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(started.elapsed() < Duration::from_millis(1500), "took {:?}", started.elapsed());
+    assert!(provider.hits(FRIENDS) <= 4, "{} pages", provider.hits(FRIENDS));
+}
