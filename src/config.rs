@@ -50,6 +50,19 @@ pub const SETTINGS: &[Setting] = &[
     setting("database.max_connections", "Database pool size (default 16)"),
     setting("password.hash_threads", "Threads hashing passwords; 0 = one per core (default 0)"),
     setting("logger.level", "debug, info, warn or error (default info)"),
+    setting("social.timeout_ms", "Connect and total timeout of each provider request (default 5000)"),
+    setting("social.apple.bundle_id", "Apple bundle id; tokens must carry it as aud; empty = Apple off"),
+    setting("social.apple.jwks_url", "Apple's sign-in keys (default https://appleid.apple.com/auth/keys)"),
+    setting("social.facebook.graph_url", "Facebook Graph API base (default https://graph.facebook.com/v22.0)"),
+    setting("social.facebook_limited_login.app_id", "Facebook app id; Limited Login tokens must carry it as aud"),
+    setting("social.facebook_limited_login.jwks_url", "Facebook Limited Login keys (JWKS)"),
+    setting("social.facebook_instant_game.app_secret", "Instant Games app secret; empty = refused (secret)"),
+    setting("social.google.client_ids", "Accepted aud of Google ID tokens, comma-separated; empty = any"),
+    setting("social.google.certs_url", "Google's ID token keys (default https://www.googleapis.com/oauth2/v3/certs)"),
+    switch("social.gamecenter.allow_insecure_key_url", "Tests only: any http(s) Game Center key URL (default false)"),
+    setting("social.steam.publisher_key", "Steam Web API publisher key (secret)"),
+    setting("social.steam.app_id", "Steam app id; 0 = Steam off (default 0)"),
+    setting("social.steam.api_url", "Steam Web API base (default https://partner.steam-api.com)"),
 ];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -62,6 +75,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub password: PasswordConfig,
     pub logger: LoggerConfig,
+    pub social: SocialConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -111,6 +125,137 @@ pub struct LoggerConfig {
     pub level: String,
 }
 
+/// Social login providers: credentials, and every provider base URL so tests can point
+/// them at a local stand-in (defaults are the real providers).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SocialConfig {
+    pub timeout_ms: u64,
+    pub apple: AppleConfig,
+    pub facebook: FacebookConfig,
+    pub facebook_limited_login: FacebookLimitedLoginConfig,
+    pub facebook_instant_game: FacebookInstantGameConfig,
+    pub google: GoogleConfig,
+    pub gamecenter: GameCenterConfig,
+    pub steam: SteamConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppleConfig {
+    pub bundle_id: String,
+    pub jwks_url: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FacebookConfig {
+    pub graph_url: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FacebookLimitedLoginConfig {
+    pub app_id: String,
+    pub jwks_url: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FacebookInstantGameConfig {
+    pub app_secret: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GoogleConfig {
+    /// A TOML list, or one comma-separated string from the environment or a flag.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub client_ids: Vec<String>,
+    pub certs_url: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GameCenterConfig {
+    pub allow_insecure_key_url: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SteamConfig {
+    pub publisher_key: String,
+    pub app_id: u32,
+    pub api_url: String,
+}
+
+impl Default for SocialConfig {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 5000,
+            apple: AppleConfig::default(),
+            facebook: FacebookConfig::default(),
+            facebook_limited_login: FacebookLimitedLoginConfig::default(),
+            facebook_instant_game: FacebookInstantGameConfig::default(),
+            google: GoogleConfig::default(),
+            gamecenter: GameCenterConfig::default(),
+            steam: SteamConfig::default(),
+        }
+    }
+}
+
+impl Default for AppleConfig {
+    fn default() -> Self {
+        Self { bundle_id: String::new(), jwks_url: "https://appleid.apple.com/auth/keys".into() }
+    }
+}
+
+impl Default for FacebookConfig {
+    fn default() -> Self {
+        Self { graph_url: "https://graph.facebook.com/v22.0".into() }
+    }
+}
+
+impl Default for FacebookLimitedLoginConfig {
+    fn default() -> Self {
+        Self { app_id: String::new(), jwks_url: "https://limited.facebook.com/.well-known/oauth/openid/jwks/".into() }
+    }
+}
+
+impl Default for GoogleConfig {
+    fn default() -> Self {
+        Self { client_ids: Vec::new(), certs_url: "https://www.googleapis.com/oauth2/v3/certs".into() }
+    }
+}
+
+impl Default for SteamConfig {
+    fn default() -> Self {
+        Self { publisher_key: String::new(), app_id: 0, api_url: "https://partner.steam-api.com".into() }
+    }
+}
+
+/// A list setting: a sequence of strings, or one string of comma-separated values.
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    struct ListOrCommas;
+    impl<'de> serde::de::Visitor<'de> for ListOrCommas {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of strings or a comma-separated string")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element::<String>()? {
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_any(ListOrCommas)
+}
+
 pub const DEFAULT_SERVER_KEY: &str = "defaultkey";
 pub const DEFAULT_ENCRYPTION_KEY: &str = "defaultencryptionkey";
 pub const DEFAULT_REFRESH_ENCRYPTION_KEY: &str = "defaultrefreshencryptionkey";
@@ -125,6 +270,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             password: PasswordConfig::default(),
             logger: LoggerConfig::default(),
+            social: SocialConfig::default(),
         }
     }
 }
@@ -318,6 +464,16 @@ fn is_string_setting(key: &str) -> bool {
             | "session.refresh_encryption_key"
             | "database.url"
             | "logger.level"
+            | "social.apple.bundle_id"
+            | "social.apple.jwks_url"
+            | "social.facebook.graph_url"
+            | "social.facebook_limited_login.app_id"
+            | "social.facebook_limited_login.jwks_url"
+            | "social.facebook_instant_game.app_secret"
+            | "social.google.client_ids"
+            | "social.google.certs_url"
+            | "social.steam.publisher_key"
+            | "social.steam.api_url"
     )
 }
 
@@ -380,6 +536,21 @@ impl Config {
         }
         if !matches!(self.logger.level.to_ascii_lowercase().as_str(), "debug" | "info" | "warn" | "error") {
             return Err(ConfigError::new("logger.level", "must be debug, info, warn or error"));
+        }
+        if self.social.timeout_ms == 0 {
+            return Err(ConfigError::new("social.timeout_ms", "must be at least 1"));
+        }
+        for (key, url) in [
+            ("social.apple.jwks_url", &self.social.apple.jwks_url),
+            ("social.facebook.graph_url", &self.social.facebook.graph_url),
+            ("social.facebook_limited_login.jwks_url", &self.social.facebook_limited_login.jwks_url),
+            ("social.google.certs_url", &self.social.google.certs_url),
+            ("social.steam.api_url", &self.social.steam.api_url),
+        ] {
+            let parsed = reqwest::Url::parse(url).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
+            if parsed.is_none() {
+                return Err(ConfigError::new(key, "must be an http(s) URL"));
+            }
         }
         Ok(())
     }
@@ -453,6 +624,20 @@ mod tests {
         let e = load_with(&[("name", "a-name-longer-than-16")], &[]).unwrap_err();
         assert_eq!(e.key, "name");
         assert!(e.to_string().starts_with("invalid setting `name`"));
+    }
+
+    #[test]
+    fn list_settings_take_commas_from_environment_and_flags() {
+        let c = load_with(&[], &[("HEARTH_SOCIAL__GOOGLE__CLIENT_IDS", "a.apps, b.apps")]).unwrap();
+        assert_eq!(c.social.google.client_ids, ["a.apps", "b.apps"]);
+        let c = load_with(&[("social.google.client_ids", "only.apps")], &[]).unwrap();
+        assert_eq!(c.social.google.client_ids, ["only.apps"]);
+        let c = load_with(&[("social.steam.app_id", "480"), ("social.gamecenter.allow_insecure_key_url", "true")], &[])
+            .unwrap();
+        assert_eq!(c.social.steam.app_id, 480);
+        assert!(c.social.gamecenter.allow_insecure_key_url);
+        let e = load_with(&[("social.steam.api_url", "ftp://x")], &[]).unwrap_err();
+        assert_eq!(e.key, "social.steam.api_url");
     }
 
     #[test]

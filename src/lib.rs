@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod realtime;
 pub mod sessions;
+pub mod social;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use realtime::bus::{LocalBus, PresenceBus};
 use realtime::status::StatusRegistry;
 use realtime::SessionRegistry;
 use sessions::{SessionCache, TokenKeys};
+use social::Social;
 use store::Store;
 
 /// Everything a request needs, shared by all workers.
@@ -33,6 +35,7 @@ pub struct AppState {
     pub status: Arc<StatusRegistry>,
     pub bus: Arc<dyn PresenceBus>,
     pub passwords: PasswordHasher,
+    pub social: Social,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +46,8 @@ pub enum StartError {
     Migrate(sea_orm::DbErr),
     #[error("cannot load revoked sessions: {0}")]
     Revocations(sea_orm::DbErr),
+    #[error(transparent)]
+    Social(#[from] social::ClientError),
     #[error("cannot listen on {0}: {1}")]
     Bind(String, std::io::Error),
 }
@@ -50,6 +55,7 @@ pub enum StartError {
 impl AppState {
     /// Connects, migrates and loads the persisted revocations.
     pub async fn build(config: Config) -> Result<web::Data<AppState>, StartError> {
+        let social = Social::new(config.social.clone())?;
         let store = Store::connect(&config.database).await?;
         store.migrate_up().await.map_err(StartError::Migrate)?;
         let registry = SessionRegistry::new(config.session.single_socket);
@@ -62,6 +68,7 @@ impl AppState {
             status,
             bus,
             passwords: PasswordHasher::start(config.hash_threads()),
+            social,
             store,
             config,
         });

@@ -39,6 +39,12 @@ async fn serve(config: Config) -> Result<(), String> {
     for param in config.insecure_defaults() {
         tracing::warn!(param, "WARNING: insecure default parameter value, change this for production!");
     }
+    if config.social.gamecenter.allow_insecure_key_url {
+        tracing::warn!(
+            param = "social.gamecenter.allow_insecure_key_url",
+            "WARNING: Game Center keys are accepted from any http(s) URL; this setting is for tests only!"
+        );
+    }
     let sockets = raise_open_file_limit();
     if sockets < 65_536 {
         tracing::warn!(

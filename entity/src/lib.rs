@@ -5,4 +5,5 @@ pub mod login_failure;
 pub mod revoked_token;
 pub mod session_invalidation;
 pub mod user_device;
+pub mod user_edge;
 pub mod users;

@@ -56,7 +56,7 @@ pub async fn link_email(state: &AppState, user_id: Uuid, email: &str, password: 
 
 /// Writes a single-valued identifier; a value held by anyone else is a conflict. A caller
 /// whose account row is gone gets the conflict too, as Nakama answers.
-async fn set_identifier(
+pub(super) async fn set_identifier(
     state: &AppState,
     user_id: Uuid,
     identifier: Identifier,

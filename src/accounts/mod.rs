@@ -1,13 +1,21 @@
 //! The account domain: find-or-create by identifier, email/password logins with
-//! throttling, link and unlink, profile read/update, delete and ban.
+//! throttling, social logins, link and unlink, friends, profile read/update, delete and ban.
 
+pub mod friends;
 mod link;
 pub mod password;
 mod profile;
+mod social;
 pub mod validate;
 
 pub use link::{link_custom, link_device, link_email, unlink_custom, unlink_device, unlink_email};
 pub use profile::{ban, delete_account, get_account, get_users, unban, update_account, Account};
+pub use social::{
+    authenticate_apple, authenticate_facebook, authenticate_facebook_instant_game, authenticate_gamecenter,
+    authenticate_google, authenticate_steam, link_apple, link_facebook, link_facebook_instant_game, link_gamecenter,
+    link_google, link_steam, unlink_apple, unlink_facebook, unlink_facebook_instant_game, unlink_gamecenter,
+    unlink_google, unlink_steam,
+};
 
 use entity::users;
 use uuid::Uuid;

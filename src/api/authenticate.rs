@@ -1,4 +1,5 @@
-//! `POST /v2/account/authenticate/{device,email,custom}` (authenticate.md).
+//! `POST /v2/account/authenticate/*` (authenticate.md): device, email, custom and the
+//! social providers.
 //! Order: body (extractor), query, server key, then the domain's checks.
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -10,6 +11,7 @@ use super::query::AuthQuery;
 use crate::accounts::{self, Authenticated};
 use crate::error::ApiResult;
 use crate::sessions::{self, SessionTokens, Vars};
+use crate::social::gamecenter::Credential;
 use crate::AppState;
 
 #[derive(Deserialize, Default)]
@@ -83,5 +85,125 @@ pub async fn email(
         &query.username,
     )
     .await?;
+    respond(&state, who, vars).await
+}
+
+/// `{token, vars}`: Apple, Facebook, Google and Steam.
+#[derive(Deserialize, Default)]
+pub struct AccountToken {
+    pub token: Option<String>,
+    pub vars: Option<Vars>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct AccountInstantGame {
+    #[serde(alias = "signedPlayerInfo")]
+    pub signed_player_info: Option<String>,
+    pub vars: Option<Vars>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct AccountGameCenter {
+    #[serde(alias = "playerId")]
+    player_id: Option<String>,
+    #[serde(alias = "bundleId")]
+    bundle_id: Option<String>,
+    #[serde(alias = "timestampSeconds", default, deserialize_with = "super::body::proto_int64")]
+    timestamp_seconds: i64,
+    salt: Option<String>,
+    signature: Option<String>,
+    #[serde(alias = "publicKeyUrl")]
+    public_key_url: Option<String>,
+    pub vars: Option<Vars>,
+}
+
+impl AccountGameCenter {
+    pub fn credential(&self) -> Credential<'_> {
+        Credential {
+            player_id: text(&self.player_id),
+            bundle_id: text(&self.bundle_id),
+            timestamp_seconds: self.timestamp_seconds,
+            salt: text(&self.salt),
+            signature: text(&self.signature),
+            public_key_url: text(&self.public_key_url),
+        }
+    }
+}
+
+fn text(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("")
+}
+
+pub async fn apple(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonBody<AccountToken>,
+) -> ApiResult<HttpResponse> {
+    let query = AuthQuery::parse(req.query_string())?;
+    require_server_key(&req, &state)?;
+    let JsonBody(AccountToken { token, vars }) = body;
+    let who = accounts::authenticate_apple(&state, text(&token), query.create, &query.username).await?;
+    respond(&state, who, vars).await
+}
+
+pub async fn facebook(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonBody<AccountToken>,
+) -> ApiResult<HttpResponse> {
+    let query = AuthQuery::parse_with_sync(req.query_string())?;
+    require_server_key(&req, &state)?;
+    let JsonBody(AccountToken { token, vars }) = body;
+    let who = accounts::authenticate_facebook(&state, text(&token), query.create, &query.username, query.sync).await?;
+    respond(&state, who, vars).await
+}
+
+pub async fn facebook_instant_game(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonBody<AccountInstantGame>,
+) -> ApiResult<HttpResponse> {
+    let query = AuthQuery::parse(req.query_string())?;
+    require_server_key(&req, &state)?;
+    let JsonBody(AccountInstantGame { signed_player_info, vars }) = body;
+    let who =
+        accounts::authenticate_facebook_instant_game(&state, text(&signed_player_info), query.create, &query.username)
+            .await?;
+    respond(&state, who, vars).await
+}
+
+pub async fn google(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonBody<AccountToken>,
+) -> ApiResult<HttpResponse> {
+    let query = AuthQuery::parse(req.query_string())?;
+    require_server_key(&req, &state)?;
+    let JsonBody(AccountToken { token, vars }) = body;
+    let who = accounts::authenticate_google(&state, text(&token), query.create, &query.username).await?;
+    respond(&state, who, vars).await
+}
+
+pub async fn gamecenter(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonBody<AccountGameCenter>,
+) -> ApiResult<HttpResponse> {
+    let query = AuthQuery::parse(req.query_string())?;
+    require_server_key(&req, &state)?;
+    let JsonBody(account) = body;
+    let who = accounts::authenticate_gamecenter(&state, &account.credential(), query.create, &query.username).await?;
+    respond(&state, who, account.vars).await
+}
+
+pub async fn steam(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonBody<AccountToken>,
+) -> ApiResult<HttpResponse> {
+    let query = AuthQuery::parse_with_sync(req.query_string())?;
+    require_server_key(&req, &state)?;
+    let JsonBody(AccountToken { token, vars }) = body;
+    let who = accounts::authenticate_steam(&state, text(&token), query.create, &query.username, query.sync).await?;
     respond(&state, who, vars).await
 }

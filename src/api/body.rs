@@ -100,6 +100,22 @@ pub fn parse<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError>
     }
 }
 
+/// A proto `int64` field: a JSON number or a decimal string; `null` is 0.
+pub fn proto_int64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    use serde::de::Error;
+    use serde::Deserialize;
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Null => Ok(0),
+        serde_json::Value::Number(n) => {
+            n.as_i64().ok_or_else(|| D::Error::custom(format!("invalid value for int64 field: {n}")))
+        }
+        serde_json::Value::String(s) => {
+            s.parse().map_err(|_| D::Error::custom(format!("invalid value for int64 field: \"{s}\"")))
+        }
+        other => Err(D::Error::custom(format!("invalid value for int64 field: {other}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ pub mod account;
 pub mod auth;
 pub mod authenticate;
 pub mod body;
+pub mod friend;
 pub mod link;
 pub mod query;
 pub mod session;
@@ -51,6 +52,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v2/account/authenticate/device").route(web::post().to(authenticate::device)))
         .service(resource("/v2/account/authenticate/email").route(web::post().to(authenticate::email)))
         .service(resource("/v2/account/authenticate/custom").route(web::post().to(authenticate::custom)))
+        .service(resource("/v2/account/authenticate/apple").route(web::post().to(authenticate::apple)))
+        .service(resource("/v2/account/authenticate/facebook").route(web::post().to(authenticate::facebook)))
+        .service(
+            resource("/v2/account/authenticate/facebookinstantgame")
+                .route(web::post().to(authenticate::facebook_instant_game)),
+        )
+        .service(resource("/v2/account/authenticate/google").route(web::post().to(authenticate::google)))
+        .service(resource("/v2/account/authenticate/gamecenter").route(web::post().to(authenticate::gamecenter)))
+        .service(resource("/v2/account/authenticate/steam").route(web::post().to(authenticate::steam)))
         .service(resource("/v2/account/session/refresh").route(web::post().to(session::refresh)))
         .service(resource("/v2/session/logout").route(web::post().to(session::logout)))
         .service(
@@ -66,6 +76,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v2/account/unlink/device").route(web::post().to(link::unlink_device)))
         .service(resource("/v2/account/unlink/custom").route(web::post().to(link::unlink_custom)))
         .service(resource("/v2/account/unlink/email").route(web::post().to(link::unlink_email)))
+        .service(resource("/v2/account/link/apple").route(web::post().to(link::link_apple)))
+        .service(resource("/v2/account/link/facebook").route(web::post().to(link::link_facebook)))
+        .service(
+            resource("/v2/account/link/facebookinstantgame").route(web::post().to(link::link_facebook_instant_game)),
+        )
+        .service(resource("/v2/account/link/google").route(web::post().to(link::link_google)))
+        .service(resource("/v2/account/link/gamecenter").route(web::post().to(link::link_gamecenter)))
+        .service(resource("/v2/account/link/steam").route(web::post().to(link::link_steam)))
+        .service(resource("/v2/account/unlink/apple").route(web::post().to(link::unlink_apple)))
+        .service(resource("/v2/account/unlink/facebook").route(web::post().to(link::unlink_facebook)))
+        .service(
+            resource("/v2/account/unlink/facebookinstantgame")
+                .route(web::post().to(link::unlink_facebook_instant_game)),
+        )
+        .service(resource("/v2/account/unlink/google").route(web::post().to(link::unlink_google)))
+        .service(resource("/v2/account/unlink/gamecenter").route(web::post().to(link::unlink_gamecenter)))
+        .service(resource("/v2/account/unlink/steam").route(web::post().to(link::unlink_steam)))
+        .service(resource("/v2/friend").route(web::get().to(friend::list)))
         .default_service(web::to(not_found));
 }
 

@@ -65,6 +65,20 @@ impl QueryString {
     }
 }
 
+impl QueryString {
+    /// An `Int32Value` parameter: absent is `None`.
+    pub fn int32(&self, name: &str, camel: &str) -> ApiResult<Option<i32>> {
+        match self.single(name, camel)? {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                ApiError::invalid(format!(
+                    "parsing field \"{name}\": strconv.ParseInt: parsing \"{v}\": invalid syntax"
+                ))
+            }),
+        }
+    }
+}
+
 fn unescape(s: &str) -> ApiResult<String> {
     let plus = s.replace('+', " ");
     if let Some(bad) = invalid_escape(&plus) {
@@ -93,16 +107,27 @@ fn invalid_escape(s: &str) -> Option<String> {
     None
 }
 
-/// `create` and `username` of the authenticate endpoints.
+/// `create` and `username` of the authenticate endpoints, and `sync` of facebook/steam.
 pub struct AuthQuery {
     pub create: bool,
     pub username: String,
+    pub sync: bool,
 }
 
 impl AuthQuery {
     pub fn parse(query: &str) -> ApiResult<Self> {
         let q = QueryString::parse(query)?;
-        Ok(Self { create: q.bool("create", "create", true)?, username: q.string("username", "username")? })
+        Ok(Self { create: q.bool("create", "create", true)?, username: q.string("username", "username")?, sync: false })
+    }
+
+    /// With `sync` (default false), read only by authenticate/facebook and /steam.
+    pub fn parse_with_sync(query: &str) -> ApiResult<Self> {
+        let q = QueryString::parse(query)?;
+        Ok(Self {
+            create: q.bool("create", "create", true)?,
+            username: q.string("username", "username")?,
+            sync: q.bool("sync", "sync", false)?,
+        })
     }
 }
 

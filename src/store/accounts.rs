@@ -1,7 +1,7 @@
 //! Account rows: lookup by identifier, creation with the first identifier in one
 //! transaction, profile updates, link and unlink, deletion.
 
-use entity::{user_device, users};
+use entity::{user_device, user_edge, users};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, QueryFilter,
@@ -325,6 +325,28 @@ impl Store {
         // SQLite honours ON DELETE CASCADE only with foreign_keys on; delete explicitly
         // so a database opened by another tool cannot leave orphans.
         user_device::Entity::delete_many().filter(user_device::Column::UserId.eq(user_id)).exec(&txn).await?;
+        // Friends lose their edge to this account, and its count.
+        users::Entity::update_many()
+            .col_expr(users::Column::EdgeCount, Expr::col(users::Column::EdgeCount).sub(1))
+            .filter(
+                users::Column::Id.in_subquery(
+                    Query::select()
+                        .column(user_edge::Column::SourceId)
+                        .from(user_edge::Entity)
+                        .and_where(Expr::col(user_edge::Column::DestinationId).eq(user_id))
+                        .to_owned(),
+                ),
+            )
+            .exec(&txn)
+            .await?;
+        user_edge::Entity::delete_many()
+            .filter(
+                Condition::any()
+                    .add(user_edge::Column::SourceId.eq(user_id))
+                    .add(user_edge::Column::DestinationId.eq(user_id)),
+            )
+            .exec(&txn)
+            .await?;
         let result = users::Entity::delete_by_id(user_id).exec(&txn).await?;
         txn.commit().await?;
         Ok(result.rows_affected > 0)
@@ -378,6 +400,41 @@ impl Store {
         }
         let result = update.filter(users::Column::Id.eq(user_id)).exec(&self.writer).await?;
         Ok(result.rows_affected > 0)
+    }
+
+    /// Sets the display name and avatar from a provider, each only where it is empty.
+    pub async fn fill_empty_profile(
+        &self,
+        user_id: Uuid,
+        display_name: Option<&str>,
+        avatar_url: Option<&str>,
+        now: i64,
+    ) -> Result<(), DbErr> {
+        for (column, value) in [(users::Column::DisplayName, display_name), (users::Column::AvatarUrl, avatar_url)] {
+            let Some(value) = value.filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            users::Entity::update_many()
+                .col_expr(column, Expr::value(value))
+                .col_expr(users::Column::UpdateTime, Expr::value(now))
+                .filter(users::Column::Id.eq(user_id))
+                .filter(Condition::any().add(column.is_null()).add(column.eq("")))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Overwrites the email with a provider's (the password stays). An email owned by another
+    /// account is a unique violation in `Err`.
+    pub async fn import_email(&self, user_id: Uuid, email: &str, now: i64) -> Result<(), DbErr> {
+        users::Entity::update_many()
+            .col_expr(users::Column::Email, Expr::value(email))
+            .col_expr(users::Column::UpdateTime, Expr::value(now))
+            .filter(users::Column::Id.eq(user_id))
+            .exec(&self.db)
+            .await
+            .map(|_| ())
     }
 
     /// Who holds this single-valued identifier.

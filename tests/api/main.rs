@@ -2,11 +2,19 @@
 //! every storage test on SQLite and on PostgreSQL.
 
 mod helpers;
+mod provider;
 
 mod account;
 mod authenticate;
+mod friends;
 mod gateway;
 mod link;
 mod realtime;
 mod session;
+mod social_apple;
+mod social_facebook;
+mod social_gamecenter;
+mod social_google;
+mod social_instant_game;
+mod social_steam;
 mod ws_client;
