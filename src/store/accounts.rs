@@ -419,7 +419,7 @@ impl Store {
                 .col_expr(users::Column::UpdateTime, Expr::value(now))
                 .filter(users::Column::Id.eq(user_id))
                 .filter(Condition::any().add(column.is_null()).add(column.eq("")))
-                .exec(&self.db)
+                .exec(&self.writer)
                 .await?;
         }
         Ok(())
@@ -432,7 +432,7 @@ impl Store {
             .col_expr(users::Column::Email, Expr::value(email))
             .col_expr(users::Column::UpdateTime, Expr::value(now))
             .filter(users::Column::Id.eq(user_id))
-            .exec(&self.db)
+            .exec(&self.writer)
             .await
             .map(|_| ())
     }

@@ -46,7 +46,7 @@ impl Store {
         provider_ids: &[String],
         now: i64,
     ) -> Result<Vec<Uuid>, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = self.writer.begin().await?;
         let mut candidates = Vec::new();
         let mut seen = HashSet::new();
         for chunk in provider_ids.chunks(MATCH_CHUNK) {
