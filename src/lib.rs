@@ -14,7 +14,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{middleware, web, App, HttpServer};
+use actix_http::body::MessageBody;
+use actix_http::HttpService;
+use actix_service::{map_config, IntoServiceFactory, ServiceFactory};
+use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse};
+use actix_web::{middleware, web, App};
 
 use accounts::password::PasswordHasher;
 use config::Config;
@@ -81,9 +85,10 @@ impl AppState {
 pub struct Running {
     pub addr: SocketAddr,
     pub state: web::Data<AppState>,
-    handle: actix_web::dev::ServerHandle,
+    handle: actix_server::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     sweeper: tokio::task::JoinHandle<()>,
+    idle_close: Arc<tokio::sync::Notify>,
 }
 
 /// How long shutdown waits for sockets to close before dropping them.
@@ -100,6 +105,7 @@ impl Running {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.sweeper.abort();
+        self.idle_close.notify_waiters();
         self.handle.stop(true).await;
         let _ = self.task.await;
     }
@@ -150,27 +156,71 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
 pub async fn start_with_state(state: web::Data<AppState>) -> Result<Running, StartError> {
     let address = format!("{}:{}", state.config.socket.address, state.config.socket.port);
+    let listener = listen(&address).await.map_err(|e| StartError::Bind(address.clone(), e))?;
+    let addr = listener.local_addr().map_err(|e| StartError::Bind(address.clone(), e))?;
     let app_state = state.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(app_state.clone())
-            .wrap(middleware::from_fn(api::gateway))
-            .wrap(middleware::Compress::default())
-            .configure(api::routes)
-    })
-    .bind(&address)
-    .map_err(|e| StartError::Bind(address.clone(), e))?;
-    let addr = server
-        .addrs()
-        .first()
-        .copied()
-        .ok_or_else(|| StartError::Bind(address.clone(), std::io::Error::other("no address bound")))?;
-    // Signals are ours: sockets are closed with a reason before the listener stops.
-    let server = server.shutdown_timeout(5).disable_signals().run();
+    let idle_close = Arc::new(tokio::sync::Notify::new());
+    let idle_signal = idle_close.clone();
+    // actix-http directly (rather than actix-web's HttpServer) for its upgrade hook: a
+    // WebSocket upgrade takes the connection out of the HTTP dispatcher.
+    let server = actix_server::Server::build()
+        .listen("hearth-client-api", listener, move || {
+            let state = app_state.clone();
+            let idle_signal = idle_signal.clone();
+            HttpService::build()
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                // On shutdown, idle keep-alive connections close at once.
+                .graceful_shutdown_signal(move || {
+                    let signal = idle_signal.clone();
+                    async move { signal.notified().await }
+                })
+                .local_addr(addr)
+                .upgrade(api::ws::upgrade_service(state.clone(), client_app(state.clone()).into_factory()))
+                .finish(map_config(client_app(state), |_| AppConfig::default()))
+                .tcp()
+        })
+        .map_err(|e| StartError::Bind(address.clone(), e))?
+        // Signals are ours: sockets are closed with a reason before the listener stops.
+        .disable_signals()
+        .shutdown_timeout(5)
+        .run();
     let handle = server.handle();
     let task = tokio::spawn(server);
     let sweeper = tokio::spawn(sweep_loop(state.clone()));
-    Ok(Running { addr, state, handle, task, sweeper })
+    Ok(Running { addr, state, handle, task, sweeper, idle_close })
+}
+
+/// A listening socket with a deep accept backlog: bursts of connects (thousands of
+/// sockets at once) must not overflow it, or clients wait a second for a SYN retry.
+async fn listen(address: &str) -> std::io::Result<std::net::TcpListener> {
+    let addr = tokio::net::lookup_host(address)
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::other("the address resolves to nothing"))?;
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)?.into_std()
+}
+
+/// The client API as an actix-web app.
+fn client_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .wrap(middleware::from_fn(api::gateway))
+        .wrap(middleware::Compress::default())
+        .configure(api::routes)
 }
 
 async fn sweep_loop(state: web::Data<AppState>) {

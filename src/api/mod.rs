@@ -48,7 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/").route(web::get().to(HttpResponse::Ok)))
         .service(resource("/healthcheck").route(web::get().to(healthcheck)))
         // Other methods on /ws fall through to the gateway's 404, as in Nakama.
-        .service(web::resource("/ws").route(web::get().to(ws::upgrade)).default_service(web::to(not_found)))
+        .service(web::resource("/ws").route(web::get().to(ws::not_upgraded)).default_service(web::to(not_found)))
         .service(resource("/v2/account/authenticate/device").route(web::post().to(authenticate::device)))
         .service(resource("/v2/account/authenticate/email").route(web::post().to(authenticate::email)))
         .service(resource("/v2/account/authenticate/custom").route(web::post().to(authenticate::custom)))

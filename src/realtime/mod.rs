@@ -7,6 +7,7 @@ pub mod protocol;
 mod registry;
 pub mod socket;
 pub mod status;
+pub mod transport;
 mod user_sessions;
 
 pub use registry::{EndCause, SessionRegistry};

@@ -1,20 +1,24 @@
-//! One `/ws` connection as an actor: the read stream is added to its context; every frame
-//! it sends goes through one bounded outgoing queue written by a single in-flight write.
+//! One `/ws` connection as an actor: the frame reader is a stream in its context; every
+//! frame it sends goes through one bounded outgoing queue (`socket.outgoing_queue_size`
+//! frames not yet taken by the kernel), written at once while the kernel takes them.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use actix_http::ws::{CloseCode, CloseReason, Frame, Item, Message as WsMessage, ProtocolError};
 use actix_web::web;
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
-use futures_util::FutureExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 use uuid::Uuid;
 
 use super::bus::PresenceBus;
 use super::protocol::{self, ErrorCode, Notification, Refusal, Request, UserPresence};
+use super::transport::{Flush, FrameReader, FrameWriter};
 use crate::clock::{rfc3339, unix_now};
 use crate::AppState;
 
@@ -53,11 +57,8 @@ impl Disconnect {
     }
 }
 
-enum Outbound {
-    Text(ByteString),
-    Ping,
-    Pong(web::Bytes),
-}
+/// How long a closing socket waits for the client's close reply before dropping TCP.
+const CLOSE_ACK_WAIT: Duration = Duration::from_secs(2);
 
 /// Who the socket belongs to, from the token it connected with.
 pub struct SocketIdentity {
@@ -74,17 +75,22 @@ pub struct SocketIdentity {
 
 /// Starts the socket actor and registers it before the upgrade is answered, so that a
 /// logout, ban or single_socket kick that follows the 101 always finds it.
+///
+/// `answer`: the upgrade's 101 response, the first bytes the socket writes.
 pub fn start(
     state: web::Data<AppState>,
     id: SocketIdentity,
-    ws: actix_ws::Session,
-    stream: actix_ws::AggregatedMessageStream,
+    io: TcpStream,
+    leftover: &[u8],
+    answer: BytesMut,
 ) -> Addr<SocketActor> {
     let (user_id, session_id, tid, issued_at) = (id.user_id, id.session_id, id.tid, id.issued_at);
     let registry = state.registry.clone();
+    let (read, write) = io.into_split();
+    let reader = FrameReader::new(read, leftover, state.config.socket.max_message_size_bytes);
     let addr = SocketActor::create(move |ctx| {
-        ctx.add_stream(stream);
-        SocketActor::new(state, id, ws)
+        ctx.add_stream(reader);
+        SocketActor::new(state, id, FrameWriter::new(write, answer))
     });
     registry.socket_opened(user_id, session_id, tid, issued_at, addr.clone());
     addr
@@ -95,14 +101,13 @@ pub struct SocketActor {
     bus: Arc<dyn PresenceBus>,
     id: SocketIdentity,
     session_text: String,
-    ws: actix_ws::Session,
+    writer: FrameWriter,
     status: Option<String>,
     follows: HashSet<Uuid>,
-    outgoing: VecDeque<Outbound>,
-    writing: bool,
-    /// Set once closing has begun: the close frame to send when the queue drains.
-    close_after: Option<Option<CloseReason>>,
-    close_sent: bool,
+    /// A continued message being reassembled: (is text, bytes so far).
+    partial: Option<(bool, BytesMut)>,
+    /// Set once closing has begun: no more frames are queued after the close frame.
+    closing: bool,
     cleaned: bool,
     last_life: Instant,
     pinged: bool,
@@ -110,7 +115,7 @@ pub struct SocketActor {
 }
 
 impl SocketActor {
-    pub fn new(state: web::Data<AppState>, id: SocketIdentity, ws: actix_ws::Session) -> Self {
+    pub fn new(state: web::Data<AppState>, id: SocketIdentity, writer: FrameWriter) -> Self {
         let bus = state.bus.clone();
         let countdown = state.config.socket.ping_backoff_threshold;
         Self {
@@ -118,13 +123,11 @@ impl SocketActor {
             state,
             bus,
             id,
-            ws,
+            writer,
             status: None,
             follows: HashSet::new(),
-            outgoing: VecDeque::new(),
-            writing: false,
-            close_after: None,
-            close_sent: false,
+            partial: None,
+            closing: false,
             cleaned: false,
             last_life: Instant::now(),
             pinged: false,
@@ -144,89 +147,68 @@ impl SocketActor {
     // ---- writing -------------------------------------------------------------------
 
     fn send_text(&mut self, text: impl Into<ByteString>, ctx: &mut Context<Self>) {
-        self.enqueue(Outbound::Text(text.into()), ctx);
+        self.enqueue(WsMessage::Text(text.into()), ctx);
     }
 
-    fn enqueue(&mut self, frame: Outbound, ctx: &mut Context<Self>) {
-        if self.close_after.is_some() {
+    fn enqueue(&mut self, frame: WsMessage, ctx: &mut Context<Self>) {
+        if self.closing {
             return;
         }
-        if self.outgoing.len() >= self.state.config.socket.outgoing_queue_size {
+        if self.writer.pending() >= self.state.config.socket.outgoing_queue_size {
             // A slow client never grows memory: drop what is queued and close.
-            self.outgoing.clear();
+            self.writer.discard();
             self.begin_close(Some(normal(REASON_QUEUE_FULL)), ctx);
             return;
         }
-        self.outgoing.push_back(frame);
-        self.pump(ctx);
+        self.writer.queue(frame);
+        self.flush(ctx);
     }
 
-    /// Hands queued frames to the transport while it has room, without waiting. When it is
-    /// full (the client reads slower than we write), one write waits for room, at most
-    /// `socket.write_wait_ms`, and frames queue behind it up to `outgoing_queue_size`.
-    /// The close frame follows the last queued frame.
-    fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.writing {
-            return;
-        }
-        while let Some(frame) = self.outgoing.front() {
-            match try_write(&mut self.ws, frame) {
-                Some(true) => {
-                    self.outgoing.pop_front();
+    /// Hands queued frames to the kernel; when it is full, one write waits for room (at
+    /// most `socket.write_wait_ms`) while later frames queue behind it.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        match self.writer.flush() {
+            Flush::Done => {
+                if self.closing && self.writer.is_idle() {
+                    // The close frame is out: wait briefly for the client's reply.
+                    ctx.run_later(CLOSE_ACK_WAIT, |_, ctx| ctx.stop());
                 }
-                Some(false) => {
-                    // The transport is gone.
-                    self.cleanup();
-                    ctx.stop();
-                    return;
-                }
-                None => return self.wait_for_room(ctx),
+            }
+            Flush::Failed => self.terminate(ctx),
+            Flush::Wait(mut half, data) => {
+                let wait = Duration::from_millis(self.state.config.socket.write_wait_ms);
+                let write = async move {
+                    let written = tokio::time::timeout(wait, half.write_all(&data)).await;
+                    (half, matches!(written, Ok(Ok(()))))
+                };
+                ctx.spawn(write.into_actor(self).map(|(half, ok), actor, ctx| {
+                    if ok {
+                        actor.writer.restore(half);
+                        actor.flush(ctx);
+                    } else {
+                        // The client is gone, or read nothing for write_wait_ms.
+                        actor.terminate(ctx);
+                    }
+                }));
             }
         }
-        if let (Some(reason), false) = (self.close_after.clone(), self.close_sent) {
-            self.close_sent = true;
-            let ws = self.ws.clone();
-            let wait = Duration::from_millis(self.state.config.socket.write_wait_ms);
-            let close = async move {
-                let _ = tokio::time::timeout(wait, ws.close(reason)).await;
-            };
-            ctx.spawn(close.into_actor(self).map(|_, _, ctx| ctx.stop()));
-        }
     }
 
-    fn wait_for_room(&mut self, ctx: &mut Context<Self>) {
-        let Some(frame) = self.outgoing.pop_front() else { return };
-        self.writing = true;
-        let mut ws = self.ws.clone();
-        let wait = Duration::from_millis(self.state.config.socket.write_wait_ms);
-        let write = async move {
-            let sent = match frame {
-                Outbound::Text(text) => tokio::time::timeout(wait, ws.text(text)).await,
-                Outbound::Ping => tokio::time::timeout(wait, ws.ping(b"")).await,
-                Outbound::Pong(data) => tokio::time::timeout(wait, ws.pong(&data)).await,
-            };
-            matches!(sent, Ok(Ok(())))
-        };
-        ctx.spawn(write.into_actor(self).map(|ok, actor, ctx| {
-            actor.writing = false;
-            if ok {
-                actor.pump(ctx);
-            } else {
-                // The client is gone, or read nothing for write_wait_ms.
-                actor.cleanup();
-                ctx.stop();
-            }
-        }));
-    }
-
-    /// Leaves presences and registries, queues nothing more, then closes after the queue.
+    /// Leaves presences and registries, then sends the close frame after what is queued.
     fn begin_close(&mut self, reason: Option<CloseReason>, ctx: &mut Context<Self>) {
-        if self.close_after.is_some() {
+        if self.closing {
             return;
         }
         self.cleanup();
-        self.close_after = Some(reason);
-        self.pump(ctx);
+        self.closing = true;
+        self.writer.queue(WsMessage::Close(reason));
+        self.flush(ctx);
+    }
+
+    /// Drops the connection without a close frame.
+    fn terminate(&mut self, ctx: &mut Context<Self>) {
+        self.cleanup();
+        ctx.stop();
     }
 
     // ---- presence bookkeeping -------------------------------------------------------
@@ -279,7 +261,7 @@ impl SocketActor {
     }
 
     fn keepalive(&mut self, ctx: &mut Context<Self>) {
-        if self.close_after.is_some() {
+        if self.closing {
             return;
         }
         let socket = &self.state.config.socket;
@@ -294,7 +276,7 @@ impl SocketActor {
         }
         if silent >= Duration::from_millis(socket.ping_period_ms) && !self.pinged {
             self.pinged = true;
-            self.enqueue(Outbound::Ping, ctx);
+            self.enqueue(WsMessage::Ping(Bytes::new()), ctx);
         }
         self.schedule_keepalive(ctx);
     }
@@ -450,16 +432,6 @@ fn parse_user_id(id: &str) -> Option<Uuid> {
     Uuid::parse_str(id.strip_prefix("urn:uuid:").unwrap_or(id)).ok()
 }
 
-/// Writes a frame if the transport takes it at once: `None` when it is full.
-fn try_write(ws: &mut actix_ws::Session, frame: &Outbound) -> Option<bool> {
-    let sent = match frame {
-        Outbound::Text(text) => ws.text(text.clone()).now_or_never(),
-        Outbound::Ping => ws.ping(b"").now_or_never(),
-        Outbound::Pong(data) => ws.pong(data).now_or_never(),
-    };
-    sent.map(|result| result.is_ok())
-}
-
 fn normal(reason: &str) -> CloseReason {
     CloseReason { code: CloseCode::Normal, description: Some(reason.to_string()) }
 }
@@ -475,6 +447,7 @@ impl Actor for SocketActor {
         if self.id.status {
             self.set_status(String::new());
         }
+        self.flush(ctx);
         self.schedule_keepalive(ctx);
     }
 
@@ -483,47 +456,91 @@ impl Actor for SocketActor {
     }
 }
 
-impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SocketActor {
-    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
-        if self.close_after.is_some() {
+impl SocketActor {
+    /// A whole data message (after reassembling continuations).
+    fn data(&mut self, text: bool, payload: Bytes, ctx: &mut Context<Self>) {
+        if !text {
+            return self.begin_close(Some(normal(REASON_TYPE)), ctx);
+        }
+        self.countdown = self.countdown.saturating_sub(1);
+        if self.countdown == 0 {
+            self.life();
+        }
+        match std::str::from_utf8(&payload) {
+            Ok(text) => self.handle_text(text, ctx),
+            Err(_) => self.begin_close(Some(normal(REASON_MALFORMED)), ctx),
+        }
+    }
+
+    fn continuation(&mut self, item: Item, ctx: &mut Context<Self>) {
+        let max = self.state.config.socket.max_message_size_bytes;
+        let (first, chunk, last) = match item {
+            Item::FirstText(b) => (Some(true), b, false),
+            Item::FirstBinary(b) => (Some(false), b, false),
+            Item::Continue(b) => (None, b, false),
+            Item::Last(b) => (None, b, true),
+        };
+        match (first, self.partial.as_mut()) {
+            (Some(text), None) => self.partial = Some((text, BytesMut::from(&chunk[..]))),
+            (None, Some((_, buf))) => buf.extend_from_slice(&chunk),
+            _ => return self.begin_close(Some(CloseReason { code: CloseCode::Protocol, description: None }), ctx),
+        }
+        if self.partial.as_ref().is_some_and(|(_, buf)| buf.len() > max) {
+            self.partial = None;
+            return self.begin_close(Some(CloseReason { code: CloseCode::Size, description: None }), ctx);
+        }
+        if last {
+            if let Some((text, buf)) = self.partial.take() {
+                self.data(text, buf.freeze(), ctx);
+            }
+        }
+    }
+}
+
+impl StreamHandler<Result<Frame, ProtocolError>> for SocketActor {
+    fn handle(&mut self, item: Result<Frame, ProtocolError>, ctx: &mut Context<Self>) {
+        if self.closing {
+            // Only the client's close reply (or the end of the stream) matters now.
+            if matches!(item, Ok(Frame::Close(_)) | Err(_)) {
+                ctx.stop();
+            }
             return;
         }
-        let message = match item {
-            Ok(message) => message,
+        let frame = match item {
+            Ok(frame) => frame,
             Err(ProtocolError::Overflow) => {
-                // Too large: 1009 with no reason, at once (realtime.md §6.1).
-                self.outgoing.clear();
+                // Too large: 1009 with no reason (realtime.md §6.1).
+                self.writer.discard();
                 return self.begin_close(Some(CloseReason { code: CloseCode::Size, description: None }), ctx);
             }
+            Err(ProtocolError::Io(_)) => return self.terminate(ctx),
             Err(_) => {
-                self.outgoing.clear();
+                self.writer.discard();
                 return self.begin_close(Some(CloseReason { code: CloseCode::Protocol, description: None }), ctx);
             }
         };
-        match message {
-            AggregatedMessage::Text(text) => {
-                self.countdown = self.countdown.saturating_sub(1);
-                if self.countdown == 0 {
-                    self.life();
-                }
-                self.handle_text(&text, ctx);
-            }
-            AggregatedMessage::Binary(_) => self.begin_close(Some(normal(REASON_TYPE)), ctx),
-            AggregatedMessage::Ping(data) => self.enqueue(Outbound::Pong(data), ctx),
-            AggregatedMessage::Pong(_) => self.life(),
-            AggregatedMessage::Close(reason) => {
-                // Echo the client's code with an empty reason.
+        match frame {
+            Frame::Text(payload) => self.data(true, payload, ctx),
+            Frame::Binary(payload) => self.data(false, payload, ctx),
+            Frame::Continuation(item) => self.continuation(item, ctx),
+            Frame::Ping(payload) => self.enqueue(WsMessage::Pong(payload), ctx),
+            Frame::Pong(_) => self.life(),
+            Frame::Close(reason) => {
+                // Echo the client's code with an empty reason, then drop TCP at once.
                 let reply = reason.map(|r| CloseReason { code: r.code, description: None });
-                self.outgoing.clear();
-                self.begin_close(reply, ctx);
+                self.writer.discard();
+                self.cleanup();
+                self.closing = true;
+                self.writer.queue(WsMessage::Close(reply));
+                let _ = self.writer.flush();
+                ctx.stop();
             }
         }
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
         // The connection is gone: nothing more can be written.
-        self.cleanup();
-        ctx.stop();
+        self.terminate(ctx);
     }
 }
 
@@ -547,7 +564,9 @@ impl Handler<Disconnect> for SocketActor {
                 create_time: rfc3339(unix_now()),
             };
             // Past the queue limit if need be: the close follows at once anyway.
-            self.outgoing.push_back(Outbound::Text(protocol::notifications(&[note]).into()));
+            if !self.closing {
+                self.writer.queue(WsMessage::Text(protocol::notifications(&[note]).into()));
+            }
         }
         self.begin_close(Some(normal(msg.reason)), ctx);
     }
