@@ -17,6 +17,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{ApiError, Code};
+use crate::AppState;
 
 /// `200 {}`, the answer of every method returning `google.protobuf.Empty`.
 pub fn empty() -> HttpResponse {
@@ -81,6 +82,14 @@ pub async fn gateway(
         // The upgrade answers with exactly the handshake headers.
         return Ok(next.call(req).await?.map_into_left_body());
     }
+    let started = std::time::Instant::now();
+    let received = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
     let origin = req.headers().contains_key(header::ORIGIN);
     if req.method() == Method::OPTIONS {
         let response = preflight(&req, origin);
@@ -93,6 +102,19 @@ pub async fn gateway(
     }
     headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store, no-cache, must-revalidate"));
     headers.insert(header::VARY, header::HeaderValue::from_static("Accept-Encoding"));
+    if let Some(m) = metrics {
+        let sent = match res.response().body().size() {
+            actix_web::body::BodySize::Sized(n) => n,
+            _ => 0,
+        };
+        m.add(&m.overall_count, 1);
+        m.add(&m.overall_recv_bytes, received);
+        m.add(&m.overall_sent_bytes, sent);
+        if res.status().is_client_error() || res.status().is_server_error() {
+            m.add(&m.overall_errors, 1);
+        }
+        m.observe(&m.request_latency, started.elapsed());
+    }
     Ok(res.map_into_left_body())
 }
 

@@ -153,6 +153,8 @@ impl SocketActor {
         }
         if self.outgoing.len() >= self.state.config.socket.outgoing_queue_size {
             // A slow client never grows memory: drop what is queued and close.
+            let m = &self.state.metrics;
+            m.add(&m.socket_queue_overflows, 1);
             self.outgoing.clear();
             self.begin_close(Some(normal(REASON_QUEUE_FULL)), ctx);
             return;
@@ -172,7 +174,9 @@ impl SocketActor {
         while let Some(frame) = self.outgoing.front() {
             match try_write(&mut self.ws, frame) {
                 Some(true) => {
-                    self.outgoing.pop_front();
+                    if let Some(Outbound::Text(text)) = self.outgoing.pop_front() {
+                        self.count_sent(text.len());
+                    }
                 }
                 Some(false) => {
                     // The transport is gone.
@@ -199,24 +203,52 @@ impl SocketActor {
         self.writing = true;
         let mut ws = self.ws.clone();
         let wait = Duration::from_millis(self.state.config.socket.write_wait_ms);
+        let text_len = match &frame {
+            Outbound::Text(text) => Some(text.len()),
+            _ => None,
+        };
         let write = async move {
-            let sent = match frame {
+            match frame {
                 Outbound::Text(text) => tokio::time::timeout(wait, ws.text(text)).await,
                 Outbound::Ping => tokio::time::timeout(wait, ws.ping(b"")).await,
                 Outbound::Pong(data) => tokio::time::timeout(wait, ws.pong(&data)).await,
-            };
-            matches!(sent, Ok(Ok(())))
+            }
         };
-        ctx.spawn(write.into_actor(self).map(|ok, actor, ctx| {
+        ctx.spawn(write.into_actor(self).map(move |sent, actor, ctx| {
             actor.writing = false;
-            if ok {
-                actor.pump(ctx);
-            } else {
-                // The client is gone, or read nothing for write_wait_ms.
-                actor.cleanup();
-                ctx.stop();
+            match sent {
+                Ok(Ok(())) => {
+                    if let Some(len) = text_len {
+                        actor.count_sent(len);
+                    }
+                    actor.pump(ctx);
+                }
+                failed => {
+                    if failed.is_err() {
+                        // Read nothing for write_wait_ms: a slow client.
+                        let m = &actor.state.metrics;
+                        m.add(&m.socket_slow_disconnects, 1);
+                    }
+                    actor.cleanup();
+                    ctx.stop();
+                }
             }
         }));
+    }
+
+    fn count_sent(&self, len: usize) {
+        let m = &self.state.metrics;
+        m.add(&m.message_sent_count, 1);
+        m.add(&m.message_sent_bytes, len as u64);
+        m.add(&m.overall_sent_bytes, len as u64);
+    }
+
+    /// A read that ends the socket with an error (bad input, protocol error, deadline).
+    fn close_for_error(&mut self, reason: Option<CloseReason>, ctx: &mut Context<Self>) {
+        let m = &self.state.metrics;
+        m.add(&m.message_errors, 1);
+        m.add(&m.overall_errors, 1);
+        self.begin_close(reason, ctx);
     }
 
     /// Leaves presences and registries, queues nothing more, then closes after the queue.
@@ -236,12 +268,14 @@ impl SocketActor {
         let old = self.state.status.set(self.id.user_id, presence.clone());
         self.status = Some(status);
         let leaves: Vec<UserPresence> = old.into_iter().collect();
+        self.state.metrics.add(&self.state.metrics.presence_event_count, 1);
         self.bus.publish(self.id.user_id, protocol::presence_event(&[presence], &leaves).into());
     }
 
     fn clear_status(&mut self) {
         if self.status.take().is_some() {
             if let Some(old) = self.state.status.clear(self.id.user_id, &self.session_text) {
+                self.state.metrics.add(&self.state.metrics.presence_event_count, 1);
                 self.bus.publish(self.id.user_id, protocol::presence_event(&[], &[old]).into());
             }
         }
@@ -289,7 +323,7 @@ impl SocketActor {
                 (Some(local), Some(peer)) => format!("read tcp {local}->{peer}: i/o timeout"),
                 _ => "i/o timeout".to_string(),
             };
-            self.begin_close(Some(normal(&reason)), ctx);
+            self.close_for_error(Some(normal(&reason)), ctx);
             return;
         }
         if silent >= Duration::from_millis(socket.ping_period_ms) && !self.pinged {
@@ -306,20 +340,20 @@ impl SocketActor {
             Ok(envelope) => envelope,
             Err((cid, refusal)) => {
                 match refusal {
-                    Refusal::Malformed => self.begin_close(Some(normal(REASON_MALFORMED)), ctx),
+                    Refusal::Malformed => self.close_for_error(Some(normal(REASON_MALFORMED)), ctx),
                     Refusal::MissingPayload => {
                         self.send_text(
                             protocol::error(cid.as_deref(), ErrorCode::MissingPayload, "Missing message."),
                             ctx,
                         );
-                        self.begin_close(Some(normal(REASON_PROCESSING)), ctx);
+                        self.close_for_error(Some(normal(REASON_PROCESSING)), ctx);
                     }
                     Refusal::Unrecognized => {
                         self.send_text(
                             protocol::error(cid.as_deref(), ErrorCode::UnrecognizedPayload, "Unrecognized message."),
                             ctx,
                         );
-                        self.begin_close(Some(normal(REASON_PROCESSING)), ctx);
+                        self.close_for_error(Some(normal(REASON_PROCESSING)), ctx);
                     }
                 }
                 return;
@@ -493,22 +527,27 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SocketActor {
             Err(ProtocolError::Overflow) => {
                 // Too large: 1009 with no reason, at once (realtime.md §6.1).
                 self.outgoing.clear();
-                return self.begin_close(Some(CloseReason { code: CloseCode::Size, description: None }), ctx);
+                return self.close_for_error(Some(CloseReason { code: CloseCode::Size, description: None }), ctx);
             }
             Err(_) => {
                 self.outgoing.clear();
-                return self.begin_close(Some(CloseReason { code: CloseCode::Protocol, description: None }), ctx);
+                return self.close_for_error(Some(CloseReason { code: CloseCode::Protocol, description: None }), ctx);
             }
         };
         match message {
             AggregatedMessage::Text(text) => {
+                let m = &self.state.metrics;
+                m.add(&m.message_count, 1);
+                m.add(&m.message_recv_bytes, text.len() as u64);
+                m.add(&m.overall_count, 1);
+                m.add(&m.overall_recv_bytes, text.len() as u64);
                 self.countdown = self.countdown.saturating_sub(1);
                 if self.countdown == 0 {
                     self.life();
                 }
                 self.handle_text(&text, ctx);
             }
-            AggregatedMessage::Binary(_) => self.begin_close(Some(normal(REASON_TYPE)), ctx),
+            AggregatedMessage::Binary(_) => self.close_for_error(Some(normal(REASON_TYPE)), ctx),
             AggregatedMessage::Ping(data) => self.enqueue(Outbound::Pong(data), ctx),
             AggregatedMessage::Pong(_) => self.life(),
             AggregatedMessage::Close(reason) => {
