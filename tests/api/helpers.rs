@@ -107,6 +107,7 @@ impl Drop for TestDb {
 pub fn test_config(db_url: &str) -> Config {
     let mut config = Config::default();
     config.socket.port = 0;
+    config.console.port = 0;
     config.database.url = db_url.to_string();
     config.database.max_connections = 8;
     config.password.hash_threads = 2;
