@@ -5,8 +5,10 @@ mod helpers;
 
 mod account;
 mod authenticate;
+mod console;
 mod gateway;
 mod link;
+mod metrics;
 mod realtime;
 mod session;
 mod ws_client;
