@@ -2,6 +2,7 @@
 //! own series). One registry per running app; hot paths touch pre-resolved atomics only.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use prometheus::{
@@ -95,6 +96,12 @@ impl RevocationCause {
     }
 }
 
+/// Database errors that reached the domain (counted in `ApiError::internal`, which has no
+/// app state at hand: the one process-wide series, registered in every node's registry).
+pub static DB_QUERY_ERRORS: LazyLock<IntCounter> = LazyLock::new(|| {
+    IntCounter::new("db_query_errors", "Database queries that failed (as the domain saw them)").expect("valid counter")
+});
+
 const LATENCY_BUCKETS: [f64; 14] =
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
@@ -129,7 +136,6 @@ pub struct Metrics {
     pub password_hash_seconds: Histogram,
     pub db_connections_in_use: IntGauge,
     pub db_connections_idle: IntGauge,
-    pub db_query_errors: IntCounter,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
@@ -181,6 +187,7 @@ impl Metrics {
         let build = IntGaugeVec::new(Opts::new("build_info", "Hearth version"), &["version"]).expect("valid gauge");
         r.register(Box::new(build.clone())).expect("unique gauge");
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        r.register(Box::new(DB_QUERY_ERRORS.clone())).expect("unique counter");
 
         Metrics {
             enabled,
@@ -227,7 +234,6 @@ impl Metrics {
             ),
             db_connections_in_use: gauge(&r, "db_connections_in_use", "Database pool connections in use"),
             db_connections_idle: gauge(&r, "db_connections_idle", "Database pool connections idle"),
-            db_query_errors: counter(&r, "db_query_errors", "Database queries that failed"),
             registry: r,
         }
     }
