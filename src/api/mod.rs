@@ -83,13 +83,6 @@ pub async fn gateway(
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let started = std::time::Instant::now();
-    let received = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
     let origin = req.headers().contains_key(header::ORIGIN);
     if req.method() == Method::OPTIONS {
         let response = preflight(&req, origin);
@@ -102,20 +95,35 @@ pub async fn gateway(
     }
     headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store, no-cache, must-revalidate"));
     headers.insert(header::VARY, header::HeaderValue::from_static("Accept-Encoding"));
-    if let Some(m) = metrics {
-        let sent = match res.response().body().size() {
-            actix_web::body::BodySize::Sized(n) => n,
-            _ => 0,
-        };
-        m.add(&m.overall_count, 1);
-        m.add(&m.overall_recv_bytes, received);
-        m.add(&m.overall_sent_bytes, sent);
-        if res.status().is_client_error() || res.status().is_server_error() {
-            m.add(&m.overall_errors, 1);
-        }
-        m.observe(&m.request_latency, started.elapsed());
-    }
+    count_request(&res, started);
     Ok(res.map_into_left_body())
+}
+
+/// REST calls in the `overall_*` series and the request latency histogram.
+fn count_request<B: MessageBody>(res: &ServiceResponse<B>, started: std::time::Instant) {
+    let Some(state) = res.request().app_data::<web::Data<AppState>>() else { return };
+    let m = &state.metrics;
+    if !m.enabled() {
+        return;
+    }
+    let received = res
+        .request()
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let sent = match res.response().body().size() {
+        actix_web::body::BodySize::Sized(n) => n,
+        _ => 0,
+    };
+    m.add(&m.overall_count, 1);
+    m.add(&m.overall_recv_bytes, received);
+    m.add(&m.overall_sent_bytes, sent);
+    if res.status().is_client_error() || res.status().is_server_error() {
+        m.add(&m.overall_errors, 1);
+    }
+    m.observe(&m.request_latency, started.elapsed());
 }
 
 fn preflight(req: &ServiceRequest, origin: bool) -> HttpResponse {
