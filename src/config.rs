@@ -63,6 +63,17 @@ pub const SETTINGS: &[Setting] = &[
     setting("social.steam.publisher_key", "Steam Web API publisher key (secret)"),
     setting("social.steam.app_id", "Steam app id; 0 = Steam off (default 0)"),
     setting("social.steam.api_url", "Steam Web API base (default https://partner.steam-api.com)"),
+    setting("console.address", "Console listen address (default 127.0.0.1)"),
+    setting("console.port", "Console port: staff API, web page, /metrics (default 7351)"),
+    setting("console.username", "Console admin username (default admin; secret)"),
+    setting("console.password", "Console admin password (default password; secret)"),
+    setting("console.signing_key", "HMAC key of console tokens (default defaultsigningkey; secret)"),
+    setting("console.token_expiry_sec", "Console token lifetime in seconds (default 86400)"),
+    setting("console.max_failed_logins", "Failed console logins per username before 429; 0 = off (default 5)"),
+    setting("console.failed_login_window_sec", "Window of the console failed-login count in seconds (default 900)"),
+    switch("metrics.enabled", "Count metrics; false turns every counter off (default true)"),
+    setting("metrics.prefix", "Prefix of metric names; nakama gives Nakama's names (default hearth)"),
+    setting("metrics.prometheus_port", "Extra Prometheus listener on all interfaces; 0 = off (default 0)"),
 ];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -76,6 +87,8 @@ pub struct Config {
     pub password: PasswordConfig,
     pub logger: LoggerConfig,
     pub social: SocialConfig,
+    pub console: ConsoleConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -138,6 +151,19 @@ pub struct SocialConfig {
     pub google: GoogleConfig,
     pub gamecenter: GameCenterConfig,
     pub steam: SteamConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    pub address: String,
+    pub port: u16,
+    pub username: String,
+    pub password: String,
+    pub signing_key: String,
+    pub token_expiry_sec: i64,
+    pub max_failed_logins: u32,
+    pub failed_login_window_sec: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -256,6 +282,18 @@ fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<V
     deserializer.deserialize_any(ListOrCommas)
 }
 
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    pub prefix: String,
+    pub prometheus_port: u16,
+}
+
+pub const DEFAULT_CONSOLE_USERNAME: &str = "admin";
+pub const DEFAULT_CONSOLE_PASSWORD: &str = "password";
+pub const DEFAULT_SIGNING_KEY: &str = "defaultsigningkey";
+
 pub const DEFAULT_SERVER_KEY: &str = "defaultkey";
 pub const DEFAULT_ENCRYPTION_KEY: &str = "defaultencryptionkey";
 pub const DEFAULT_REFRESH_ENCRYPTION_KEY: &str = "defaultrefreshencryptionkey";
@@ -271,7 +309,30 @@ impl Default for Config {
             password: PasswordConfig::default(),
             logger: LoggerConfig::default(),
             social: SocialConfig::default(),
+            console: ConsoleConfig::default(),
+            metrics: MetricsConfig::default(),
         }
+    }
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            address: "127.0.0.1".into(),
+            port: 7351,
+            username: DEFAULT_CONSOLE_USERNAME.into(),
+            password: DEFAULT_CONSOLE_PASSWORD.into(),
+            signing_key: DEFAULT_SIGNING_KEY.into(),
+            token_expiry_sec: 86_400,
+            max_failed_logins: 5,
+            failed_login_window_sec: 900,
+        }
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { enabled: true, prefix: "hearth".into(), prometheus_port: 0 }
     }
 }
 
@@ -453,6 +514,27 @@ pub fn load(
     Ok(config)
 }
 
+/// Settings never shown by the console (config.md §3 plus the console's own secrets).
+pub const SECRET_SETTINGS: [&str; 5] = [
+    "socket.server_key",
+    "session.encryption_key",
+    "session.refresh_encryption_key",
+    "console.password",
+    "console.signing_key",
+];
+
+pub const REDACTED: &str = "<redacted>";
+
+/// `postgres://user:secret@host/db` -> `postgres://user:<redacted>@host/db`.
+fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_string() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:{REDACTED}@{host}"),
+        None => url.to_string(),
+    }
+}
+
 fn is_string_setting(key: &str) -> bool {
     matches!(
         key,
@@ -474,6 +556,11 @@ fn is_string_setting(key: &str) -> bool {
             | "social.google.certs_url"
             | "social.steam.publisher_key"
             | "social.steam.api_url"
+            | "console.address"
+            | "console.username"
+            | "console.password"
+            | "console.signing_key"
+            | "metrics.prefix"
     )
 }
 
@@ -552,6 +639,39 @@ impl Config {
                 return Err(ConfigError::new(key, "must be an http(s) URL"));
             }
         }
+        self.validate_console()
+    }
+
+    fn validate_console(&self) -> Result<(), ConfigError> {
+        let c = &self.console;
+        let username_ok = |u: &str| {
+            let b = u.as_bytes();
+            b.len() >= 3
+                && b[0].is_ascii_alphanumeric()
+                && (b[1].is_ascii_alphanumeric() || b[1] == b'.' || b[1] == b'_')
+                && b[b.len() - 1].is_ascii_alphanumeric()
+        };
+        if !username_ok(&c.username) {
+            return Err(ConfigError::new("console.username", "must match ^[a-zA-Z0-9][a-zA-Z0-9._].*[a-zA-Z0-9]$"));
+        }
+        if c.password.is_empty() {
+            return Err(ConfigError::new("console.password", "must not be empty"));
+        }
+        if c.signing_key.is_empty() {
+            return Err(ConfigError::new("console.signing_key", "must not be empty"));
+        }
+        if c.token_expiry_sec < 1 {
+            return Err(ConfigError::new("console.token_expiry_sec", "must be at least 1"));
+        }
+        if c.failed_login_window_sec < 1 {
+            return Err(ConfigError::new("console.failed_login_window_sec", "must be at least 1"));
+        }
+        let prefix = self.metrics.prefix.as_bytes();
+        let prefix_ok = prefix.is_empty()
+            || (!prefix[0].is_ascii_digit() && prefix.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_'));
+        if !prefix_ok {
+            return Err(ConfigError::new("metrics.prefix", "must be empty or letters, digits and _"));
+        }
         Ok(())
     }
 
@@ -567,7 +687,35 @@ impl Config {
         if self.session.refresh_encryption_key == DEFAULT_REFRESH_ENCRYPTION_KEY {
             found.push("session.refresh_encryption_key");
         }
+        if self.console.username == DEFAULT_CONSOLE_USERNAME {
+            found.push("console.username");
+        }
+        if self.console.password == DEFAULT_CONSOLE_PASSWORD {
+            found.push("console.password");
+        }
+        if self.console.signing_key == DEFAULT_SIGNING_KEY {
+            found.push("console.signing_key");
+        }
         found
+    }
+
+    /// The running settings as JSON with every secret replaced by `"<redacted>"`, and the
+    /// password of a database URL hidden.
+    pub fn redacted_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        for key in SECRET_SETTINGS {
+            let mut slot = Some(&mut value);
+            for part in key.split('.') {
+                slot = slot.and_then(|v| v.get_mut(part));
+            }
+            if let Some(slot) = slot {
+                *slot = serde_json::Value::String(REDACTED.into());
+            }
+        }
+        if let Some(url) = value.pointer_mut("/database/url") {
+            *url = serde_json::Value::String(redact_url_password(&self.database.url));
+        }
+        value
     }
 
     pub fn hash_threads(&self) -> usize {
@@ -645,8 +793,35 @@ mod tests {
         let c = Config::default();
         assert_eq!(
             c.insecure_defaults(),
-            ["socket.server_key", "session.encryption_key", "session.refresh_encryption_key"]
+            [
+                "socket.server_key",
+                "session.encryption_key",
+                "session.refresh_encryption_key",
+                "console.username",
+                "console.password",
+                "console.signing_key"
+            ]
         );
+    }
+
+    #[test]
+    fn redacted_config_hides_every_secret() {
+        let mut c = Config::default();
+        c.database.url = "postgres://hearth:hunter2@db:5432/hearth".into();
+        let text = c.redacted_json().to_string();
+        for secret in ["defaultkey", "defaultencryptionkey", "defaultsigningkey", ":\"password\"", "hunter2"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(c.redacted_json()["database"]["url"], "postgres://hearth:<redacted>@db:5432/hearth");
+        assert_eq!(c.redacted_json()["console"]["username"], "admin");
+    }
+
+    #[test]
+    fn console_username_follows_nakamas_pattern() {
+        assert!(load_with(&[("console.username", "ops.team")], &[]).is_ok());
+        assert_eq!(load_with(&[("console.username", "-ops")], &[]).unwrap_err().key, "console.username");
+        assert_eq!(load_with(&[("console.username", "a")], &[]).unwrap_err().key, "console.username");
+        assert_eq!(load_with(&[("metrics.prefix", "9x")], &[]).unwrap_err().key, "metrics.prefix");
     }
 
     /// Just enough TOML reading to list a file's dotted keys.

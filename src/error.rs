@@ -66,12 +66,16 @@ impl ApiError {
         Self::new(Code::Unauthenticated, message)
     }
     /// An internal failure: the cause goes to the log, the client sees only `message`.
-    pub fn internal(message: &'static str, cause: impl Display) -> Self {
+    /// A database error among the causes is counted (metric `db_query_errors`).
+    pub fn internal<E: Display + 'static>(message: &'static str, cause: E) -> Self {
+        if (&cause as &dyn std::any::Any).is::<sea_orm::DbErr>() {
+            crate::metrics::DB_QUERY_ERRORS.inc();
+        }
         tracing::error!(error = %cause, "{message}");
         Self::new(Code::Internal, message)
     }
     /// Adapter for `map_err`: `.map_err(ApiError::internal_with("Error finding user account."))`.
-    pub fn internal_with<E: Display>(message: &'static str) -> impl FnOnce(E) -> ApiError {
+    pub fn internal_with<E: Display + 'static>(message: &'static str) -> impl FnOnce(E) -> ApiError {
         move |cause| ApiError::internal(message, cause)
     }
 }

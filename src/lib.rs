@@ -4,7 +4,9 @@ pub mod accounts;
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod error;
+pub mod metrics;
 pub mod realtime;
 pub mod sessions;
 pub mod social;
@@ -18,10 +20,12 @@ use actix_http::body::MessageBody;
 use actix_http::HttpService;
 use actix_service::{map_config, IntoServiceFactory, ServiceFactory};
 use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse};
-use actix_web::{middleware, web, App};
+use actix_web::{middleware, web, App, HttpServer};
 
 use accounts::password::PasswordHasher;
 use config::Config;
+use console::ConsoleState;
+use metrics::Metrics;
 use realtime::bus::{LocalBus, PresenceBus};
 use realtime::status::StatusRegistry;
 use realtime::SessionRegistry;
@@ -40,6 +44,8 @@ pub struct AppState {
     pub bus: Arc<dyn PresenceBus>,
     pub passwords: PasswordHasher,
     pub social: Social,
+    pub metrics: Arc<Metrics>,
+    pub console: ConsoleState,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,8 +68,10 @@ impl AppState {
         let social = Social::new(config.social.clone())?;
         let store = Store::connect(&config.database).await?;
         store.migrate_up().await.map_err(StartError::Migrate)?;
-        let registry = SessionRegistry::new(config.session.single_socket);
-        let status = Arc::new(StatusRegistry::new());
+        let metrics = Arc::new(Metrics::new(&config.metrics.prefix, &config.name, config.metrics.enabled));
+        let registry = SessionRegistry::new(config.session.single_socket, metrics.clone());
+        let status = Arc::new(StatusRegistry::new(metrics.clone()));
+        let hash_timer = config.metrics.enabled.then(|| metrics.password_hash_seconds.clone());
         let bus: Arc<dyn PresenceBus> = Arc::new(LocalBus::new(status.clone(), registry.clone()));
         let state = web::Data::new(AppState {
             tokens: TokenKeys::new(&config.session),
@@ -71,24 +79,34 @@ impl AppState {
             registry,
             status,
             bus,
-            passwords: PasswordHasher::start(config.hash_threads()),
+            passwords: PasswordHasher::start_timed(config.hash_threads(), hash_timer),
             social,
+            metrics,
+            console: ConsoleState::new(&config),
             store,
             config,
         });
         sessions::load_revocations(&state).await.map_err(StartError::Revocations)?;
+        console::load_revocations(&state).await.map_err(StartError::Revocations)?;
         Ok(state)
     }
 }
 
-/// A running server: its bound address and shared state.
+/// A running server: its bound addresses and shared state.
 pub struct Running {
+    /// The client API.
     pub addr: SocketAddr,
+    /// The console: staff API, web page, `/metrics`.
+    pub console_addr: SocketAddr,
+    /// The extra Prometheus listener, when `metrics.prometheus_port` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: web::Data<AppState>,
     handle: actix_server::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    sweeper: tokio::task::JoinHandle<()>,
     idle_close: Arc<tokio::sync::Notify>,
+    /// Console and Prometheus listeners.
+    side: Vec<Listener>,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// How long shutdown waits for sockets to close before dropping them.
@@ -99,15 +117,26 @@ impl Running {
     /// reason, wait for them (at most `SOCKET_DRAIN`), then let requests in flight finish.
     pub async fn stop(self) {
         self.handle.pause().await;
+        // Live streams end first so the console listener can stop at once.
+        self.state.console.live.close();
+        for (handle, _) in &self.side {
+            handle.pause().await;
+        }
         self.state.registry.close_all("server shutting down");
         let deadline = tokio::time::Instant::now() + SOCKET_DRAIN;
         while self.state.registry.socket_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        self.sweeper.abort();
+        for task in &self.background {
+            task.abort();
+        }
         self.idle_close.notify_waiters();
         self.handle.stop(true).await;
         let _ = self.task.await;
+        for (handle, task) in self.side {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
     }
 
     /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
@@ -119,7 +148,9 @@ impl Running {
                 Ok(())
             }
             ended = &mut self.task => {
-                self.sweeper.abort();
+                for task in &self.background {
+                    task.abort();
+                }
                 ended.unwrap_or(Ok(()))
             }
         }
@@ -187,8 +218,49 @@ pub async fn start_with_state(state: web::Data<AppState>) -> Result<Running, Sta
         .run();
     let handle = server.handle();
     let task = tokio::spawn(server);
-    let sweeper = tokio::spawn(sweep_loop(state.clone()));
-    Ok(Running { addr, state, handle, task, sweeper, idle_close })
+
+    let mut side = Vec::new();
+    let console_address = format!("{}:{}", state.config.console.address, state.config.console.port);
+    let console_state = state.clone();
+    let console_server = HttpServer::new(move || App::new().app_data(console_state.clone()).configure(console::routes))
+        .workers(1)
+        .bind(&console_address)
+        .map_err(|e| StartError::Bind(console_address.clone(), e))?;
+    let console_addr = first_addr(console_server.addrs(), &console_address)?;
+    side.push(spawn_side(console_server.shutdown_timeout(2).disable_signals().run()));
+    let metrics_addr = match state.config.metrics.prometheus_port {
+        0 => None,
+        port => {
+            // As Nakama's exporter: all interfaces, any path.
+            let metrics_address = format!("0.0.0.0:{port}");
+            let metrics_state = state.clone();
+            let server = HttpServer::new(move || {
+                App::new().app_data(metrics_state.clone()).default_service(web::to(console::metrics))
+            })
+            .workers(1)
+            .bind(&metrics_address)
+            .map_err(|e| StartError::Bind(metrics_address.clone(), e))?;
+            let addr = first_addr(server.addrs(), &metrics_address)?;
+            side.push(spawn_side(server.shutdown_timeout(2).disable_signals().run()));
+            Some(addr)
+        }
+    };
+    let background = vec![tokio::spawn(sweep_loop(state.clone())), tokio::spawn(console::sample_loop(state.clone()))];
+    Ok(Running { addr, console_addr, metrics_addr, state, handle, task, idle_close, side, background })
+}
+
+type Listener = (actix_web::dev::ServerHandle, tokio::task::JoinHandle<std::io::Result<()>>);
+
+fn first_addr(addrs: Vec<SocketAddr>, address: &str) -> Result<SocketAddr, StartError> {
+    addrs
+        .first()
+        .copied()
+        .ok_or_else(|| StartError::Bind(address.to_string(), std::io::Error::other("no address bound")))
+}
+
+fn spawn_side(server: actix_web::dev::Server) -> Listener {
+    let handle = server.handle();
+    (handle, tokio::spawn(server))
 }
 
 /// A listening socket with a deep accept backlog: bursts of connects (thousands of
@@ -230,5 +302,6 @@ async fn sweep_loop(state: web::Data<AppState>) {
     loop {
         ticker.tick().await;
         sessions::sweep(&state).await;
+        console::sweep(&state).await;
     }
 }

@@ -57,6 +57,10 @@ async fn serve(config: Config) -> Result<(), String> {
     let backend = if config.database.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
     let running = hearth::start(config).await.map_err(|e| e.to_string())?;
     tracing::info!(address = %running.addr, database = backend, "Hearth client API listening");
+    tracing::info!(address = %running.console_addr, "Hearth console listening (web page, staff API, /metrics)");
+    if let Some(addr) = running.metrics_addr {
+        tracing::info!(address = %addr, "Prometheus metrics listening");
+    }
     running.wait().await.map_err(|e| e.to_string())
 }
 

@@ -1,6 +1,9 @@
 //! sea-orm entities: the only Rust description of Hearth's tables.
 //! Times are Unix seconds (`i64`) so SQLite and PostgreSQL compare them the same way.
 
+pub mod console_audit;
+pub mod console_login_failure;
+pub mod console_revoked_token;
 pub mod login_failure;
 pub mod revoked_token;
 pub mod session_invalidation;

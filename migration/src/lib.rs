@@ -5,12 +5,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_accounts;
 mod m20261126_000002_user_edge;
+mod m20261126_000003_console;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_accounts::Migration), Box::new(m20261126_000002_user_edge::Migration)]
+        vec![
+            Box::new(m20261126_000001_accounts::Migration),
+            Box::new(m20261126_000002_user_edge::Migration),
+            Box::new(m20261126_000003_console::Migration),
+        ]
     }
 }

@@ -6,9 +6,10 @@ mod link;
 pub mod password;
 mod profile;
 mod social;
+pub mod staff;
 pub mod validate;
 
-pub use link::{link_custom, link_device, link_email, unlink_custom, unlink_device, unlink_email};
+pub use link::{link_custom, link_device, link_email, unlink_column, unlink_custom, unlink_device, unlink_email};
 pub use profile::{ban, delete_account, get_account, get_users, unban, update_account, Account};
 pub use social::{
     authenticate_apple, authenticate_facebook, authenticate_facebook_instant_game, authenticate_gamecenter,

@@ -27,6 +27,11 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn start(threads: usize) -> Self {
+        Self::start_timed(threads, None)
+    }
+
+    /// Like `start`, recording each hash or verify time in `timer`.
+    pub fn start_timed(threads: usize, timer: Option<prometheus::Histogram>) -> Self {
         let (jobs, receiver) = mpsc::channel::<Job>(QUEUE_SIZE);
         let receiver = Arc::new(Mutex::new(receiver));
         let queued = Arc::new(AtomicUsize::new(0));
@@ -37,6 +42,7 @@ impl PasswordHasher {
             let receiver = Arc::clone(&receiver);
             let queued = Arc::clone(&queued);
             let dummy = dummy.clone();
+            let timer = timer.clone();
             let spawned = std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || loop {
                 let job = match receiver.lock() {
                     Ok(mut rx) => rx.blocking_recv(),
@@ -44,6 +50,7 @@ impl PasswordHasher {
                 };
                 let Some(job) = job else { break };
                 queued.fetch_sub(1, Ordering::Relaxed);
+                let started = std::time::Instant::now();
                 match job {
                     Job::Hash(password, reply) => {
                         let _ = reply.send(hash(&password));
@@ -58,6 +65,9 @@ impl PasswordHasher {
                         };
                         let _ = reply.send(ok);
                     }
+                }
+                if let Some(timer) = &timer {
+                    timer.observe(started.elapsed().as_secs_f64());
                 }
             });
             if let Err(e) = spawned {

@@ -34,15 +34,22 @@ pub async fn update_account(state: &AppState, user_id: Uuid, update: AccountUpda
     if let Some(username) = &update.username {
         Username::parse_for_update(username)?;
     }
-    let AccountUpdate { username, display_name, avatar_url, lang_tag, location, timezone } = &update;
+    let AccountUpdate { username, display_name, avatar_url, lang_tag, location, timezone, metadata } = &update;
     if username.is_none()
         && display_name.is_none()
         && avatar_url.is_none()
         && lang_tag.is_none()
         && location.is_none()
         && timezone.is_none()
+        && metadata.is_none()
     {
         return Err(ApiError::invalid("No fields to update."));
+    }
+    if let Some(metadata) = metadata {
+        let object = serde_json::from_str::<serde_json::Value>(metadata).is_ok_and(|v| v.is_object());
+        if !object {
+            return Err(ApiError::invalid("Metadata must be a valid JSON object."));
+        }
     }
     // Column sizes are enforced here so SQLite (which does not enforce them) and
     // PostgreSQL answer alike: nothing changes and the client gets Nakama's 500.

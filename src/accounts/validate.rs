@@ -91,6 +91,23 @@ impl Email {
     pub fn into_inner(self) -> String {
         self.0
     }
+    /// The email checks of `link/email` without a password (the console sets one alone).
+    pub fn parse(email: &str) -> ApiResult<Self> {
+        if email.is_empty() {
+            return Err(ApiError::invalid("Email address is required."));
+        }
+        if has_control_or_space(email) {
+            return Err(ApiError::invalid("Invalid email address, no spaces or control characters allowed."));
+        }
+        if !looks_like_email(email) {
+            return Err(ApiError::invalid("Invalid email address format."));
+        }
+        if !(10..=255).contains(&email.len()) {
+            return Err(ApiError::invalid("Invalid email address, must be 10-255 bytes."));
+        }
+        Ok(Email(email.to_lowercase()))
+    }
+
     /// Lower-cases an email for comparison (unlink), with no other check.
     pub fn normalise(email: &str) -> String {
         email.to_lowercase()

@@ -146,6 +146,7 @@ pub async fn update(
         lang_tag: b.lang_tag,
         location: b.location,
         timezone: b.timezone,
+        metadata: None,
     };
     accounts::update_account(&state, caller.uid, update).await?;
     Ok(super::empty())

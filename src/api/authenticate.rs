@@ -2,6 +2,8 @@
 //! social providers.
 //! Order: body (extractor), query, server key, then the domain's checks.
 
+use std::time::Instant;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -9,7 +11,8 @@ use super::auth::require_server_key;
 use super::body::JsonBody;
 use super::query::AuthQuery;
 use crate::accounts::{self, Authenticated};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::metrics::{AuthMethod, AuthOutcome};
 use crate::sessions::{self, SessionTokens, Vars};
 use crate::social::gamecenter::Credential;
 use crate::AppState;
@@ -45,6 +48,23 @@ pub async fn respond(state: &AppState, who: Authenticated, vars: Option<Vars>) -
     Ok(session_response(who.created, tokens))
 }
 
+/// Counts an authentication by its outcome and time, from the domain's answer.
+fn record(state: &AppState, method: AuthMethod, started: Instant, result: &ApiResult<Authenticated>) {
+    let outcome = match result {
+        Ok(who) if who.created => AuthOutcome::Created,
+        Ok(_) => AuthOutcome::Login,
+        Err(ApiError { code, .. }) => match code {
+            Code::Unauthenticated => AuthOutcome::WrongCredentials,
+            Code::ResourceExhausted => AuthOutcome::Throttled,
+            Code::PermissionDenied => AuthOutcome::Banned,
+            Code::NotFound => AuthOutcome::NotFound,
+            Code::InvalidArgument | Code::AlreadyExists => AuthOutcome::Invalid,
+            _ => AuthOutcome::Error,
+        },
+    };
+    state.metrics.authentication(method, outcome, started.elapsed());
+}
+
 pub async fn device(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -53,8 +73,10 @@ pub async fn device(
     let query = AuthQuery::parse(req.query_string())?;
     require_server_key(&req, &state)?;
     let JsonBody(AccountId { id, vars }) = body;
-    let who = accounts::authenticate_device(&state, id.as_deref().unwrap_or(""), query.create, &query.username).await?;
-    respond(&state, who, vars).await
+    let started = Instant::now();
+    let who = accounts::authenticate_device(&state, id.as_deref().unwrap_or(""), query.create, &query.username).await;
+    record(&state, AuthMethod::Device, started, &who);
+    respond(&state, who?, vars).await
 }
 
 pub async fn custom(
@@ -65,8 +87,10 @@ pub async fn custom(
     let query = AuthQuery::parse(req.query_string())?;
     require_server_key(&req, &state)?;
     let JsonBody(AccountId { id, vars }) = body;
-    let who = accounts::authenticate_custom(&state, id.as_deref().unwrap_or(""), query.create, &query.username).await?;
-    respond(&state, who, vars).await
+    let started = Instant::now();
+    let who = accounts::authenticate_custom(&state, id.as_deref().unwrap_or(""), query.create, &query.username).await;
+    record(&state, AuthMethod::Custom, started, &who);
+    respond(&state, who?, vars).await
 }
 
 pub async fn email(
@@ -77,6 +101,7 @@ pub async fn email(
     let query = AuthQuery::parse(req.query_string())?;
     require_server_key(&req, &state)?;
     let JsonBody(AccountEmail { email, password, vars }) = body;
+    let started = Instant::now();
     let who = accounts::authenticate_email(
         &state,
         email.as_deref().unwrap_or(""),
@@ -84,8 +109,9 @@ pub async fn email(
         query.create,
         &query.username,
     )
-    .await?;
-    respond(&state, who, vars).await
+    .await;
+    record(&state, AuthMethod::Email, started, &who);
+    respond(&state, who?, vars).await
 }
 
 /// `{token, vars}`: Apple, Facebook, Google and Steam.

@@ -21,7 +21,7 @@ struct Friend {
 }
 
 #[derive(Serialize)]
-struct FriendList {
+pub struct FriendList {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     friends: Vec<Friend>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,6 +35,11 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
     let cursor = query.string("cursor", "cursor")?;
     let caller = require_session(&req, &state)?;
     let page = friends::list(&state, caller.uid, limit, edge_state, &cursor).await?;
+    Ok(HttpResponse::Ok().json(friend_list(&state, page)))
+}
+
+/// The wire form of a page of friends (also used by the console).
+pub fn friend_list(state: &AppState, page: friends::FriendPage) -> FriendList {
     let friends = page
         .friends
         .into_iter()
@@ -48,5 +53,5 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
             }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(FriendList { friends, cursor: page.cursor }))
+    FriendList { friends, cursor: page.cursor }
 }

@@ -18,6 +18,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{ApiError, Code};
+use crate::AppState;
 
 /// `200 {}`, the answer of every method returning `google.protobuf.Empty`.
 pub fn empty() -> HttpResponse {
@@ -109,6 +110,7 @@ pub async fn gateway(
         // The upgrade answers with exactly the handshake headers.
         return Ok(next.call(req).await?.map_into_left_body());
     }
+    let started = std::time::Instant::now();
     let origin = req.headers().contains_key(header::ORIGIN);
     if req.method() == Method::OPTIONS {
         let response = preflight(&req, origin);
@@ -121,7 +123,35 @@ pub async fn gateway(
     }
     headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store, no-cache, must-revalidate"));
     headers.insert(header::VARY, header::HeaderValue::from_static("Accept-Encoding"));
+    count_request(&res, started);
     Ok(res.map_into_left_body())
+}
+
+/// REST calls in the `overall_*` series and the request latency histogram.
+fn count_request<B: MessageBody>(res: &ServiceResponse<B>, started: std::time::Instant) {
+    let Some(state) = res.request().app_data::<web::Data<AppState>>() else { return };
+    let m = &state.metrics;
+    if !m.enabled() {
+        return;
+    }
+    let received = res
+        .request()
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let sent = match res.response().body().size() {
+        actix_web::body::BodySize::Sized(n) => n,
+        _ => 0,
+    };
+    m.add(&m.overall_count, 1);
+    m.add(&m.overall_recv_bytes, received);
+    m.add(&m.overall_sent_bytes, sent);
+    if res.status().is_client_error() || res.status().is_server_error() {
+        m.add(&m.overall_errors, 1);
+    }
+    m.observe(&m.request_latency, started.elapsed());
 }
 
 fn preflight(req: &ServiceRequest, origin: bool) -> HttpResponse {

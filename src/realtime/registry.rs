@@ -1,6 +1,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::metrics::Metrics;
+
 use actix::prelude::*;
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
@@ -8,8 +10,8 @@ use uuid::Uuid;
 
 use super::socket::{Disconnect, SocketActor};
 use super::user_sessions::{
-    AllSessionsEnded, ListSessions, LiveSession, SessionEnded, SessionStarted, SocketAttached, SocketDetached,
-    TokenRevoked, UserSessions,
+    AllSessionsEnded, CountSockets, ListSessions, LiveSession, SessionEnded, SessionStarted, SocketAttached,
+    SocketDetached, TokenRevoked, UserSessions,
 };
 
 /// Why every session of a user before some second ended.
@@ -25,24 +27,31 @@ pub enum EndCause {
     Delete,
 }
 
-#[derive(Default)]
 struct Inner {
     users: DashMap<Uuid, Addr<UserSessions>>,
     sockets: DashMap<Uuid, Addr<SocketActor>>,
     socket_count: AtomicUsize,
     single_socket: bool,
+    metrics: Arc<Metrics>,
 }
 
 /// user id -> the actor holding that user's live sessions and sockets; session id -> socket.
 /// Entries exist only while something is live; an idle user actor removes itself.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct SessionRegistry {
     inner: Arc<Inner>,
 }
 
 impl SessionRegistry {
-    pub fn new(single_socket: bool) -> Self {
-        Self { inner: Arc::new(Inner { single_socket, ..Inner::default() }) }
+    pub fn new(single_socket: bool, metrics: Arc<Metrics>) -> Self {
+        let inner = Inner {
+            users: DashMap::new(),
+            sockets: DashMap::new(),
+            socket_count: AtomicUsize::new(0),
+            single_socket,
+            metrics,
+        };
+        Self { inner: Arc::new(inner) }
     }
 
     /// Sends to the user's actor, starting it if needed. The send happens under the map's
@@ -96,6 +105,11 @@ impl SessionRegistry {
     pub fn socket_opened(&self, user_id: Uuid, session_id: Uuid, tid: Uuid, issued_at: i64, addr: Addr<SocketActor>) {
         if self.inner.sockets.insert(session_id, addr.clone()).is_none() {
             self.inner.socket_count.fetch_add(1, Ordering::Relaxed);
+            // Each socket holds one hidden notification presence (sessions-registry.md §2.2).
+            let m = &self.inner.metrics;
+            m.add(&m.socket_ws_opened, 1);
+            m.gauge_add(&m.sessions, 1);
+            m.gauge_add(&m.presences, 1);
         }
         self.with_user(user_id, SocketAttached { kick_others: true, session_id, tid, issued_at, addr });
     }
@@ -104,6 +118,10 @@ impl SessionRegistry {
     pub fn socket_closed(&self, user_id: Uuid, session_id: Uuid) {
         if self.inner.sockets.remove(&session_id).is_some() {
             self.inner.socket_count.fetch_sub(1, Ordering::Relaxed);
+            let m = &self.inner.metrics;
+            m.add(&m.socket_ws_closed, 1);
+            m.gauge_add(&m.sessions, -1);
+            m.gauge_add(&m.presences, -1);
         }
         self.if_user(user_id, SocketDetached { session_id });
     }
@@ -136,6 +154,15 @@ impl SessionRegistry {
         match addr {
             Some(addr) => addr.send(ListSessions).await.unwrap_or_default(),
             None => Vec::new(),
+        }
+    }
+
+    /// The number of open sockets of one user.
+    pub async fn socket_count_of(&self, user_id: Uuid) -> usize {
+        let addr = self.inner.users.get(&user_id).map(|a| a.clone());
+        match addr {
+            Some(addr) => addr.send(CountSockets).await.unwrap_or_default(),
+            None => 0,
         }
     }
 

@@ -156,12 +156,33 @@ impl SocketActor {
         }
         if self.writer.pending() >= self.state.config.socket.outgoing_queue_size {
             // A slow client never grows memory: drop what is queued and close.
+            let m = &self.state.metrics;
+            m.add(&m.socket_queue_overflows, 1);
             self.writer.discard();
             self.begin_close(Some(normal(REASON_QUEUE_FULL)), ctx);
             return;
         }
+        if let WsMessage::Text(text) = &frame {
+            self.count_sent(text.len());
+        }
         self.writer.queue(frame);
         self.flush(ctx);
+    }
+
+    /// Text frames queued for the client (all are written unless the socket dies first).
+    fn count_sent(&self, len: usize) {
+        let m = &self.state.metrics;
+        m.add(&m.message_sent_count, 1);
+        m.add(&m.message_sent_bytes, len as u64);
+        m.add(&m.overall_sent_bytes, len as u64);
+    }
+
+    /// A read that ends the socket with an error (bad input, protocol error, deadline).
+    fn close_for_error(&mut self, reason: Option<CloseReason>, ctx: &mut Context<Self>) {
+        let m = &self.state.metrics;
+        m.add(&m.message_errors, 1);
+        m.add(&m.overall_errors, 1);
+        self.begin_close(reason, ctx);
     }
 
     /// Hands queued frames to the kernel; when it is full, one write waits for room (at
@@ -179,14 +200,19 @@ impl SocketActor {
                 let wait = Duration::from_millis(self.state.config.socket.write_wait_ms);
                 let write = async move {
                     let written = tokio::time::timeout(wait, half.write_all(&data)).await;
-                    (half, matches!(written, Ok(Ok(()))))
+                    (half, written)
                 };
-                ctx.spawn(write.into_actor(self).map(|(half, ok), actor, ctx| {
-                    if ok {
+                ctx.spawn(write.into_actor(self).map(|(half, written), actor, ctx| match written {
+                    Ok(Ok(())) => {
                         actor.writer.restore(half);
                         actor.flush(ctx);
-                    } else {
-                        // The client is gone, or read nothing for write_wait_ms.
+                    }
+                    failed => {
+                        if failed.is_err() {
+                            // Read nothing for write_wait_ms: a slow client.
+                            let m = &actor.state.metrics;
+                            m.add(&m.socket_slow_disconnects, 1);
+                        }
                         actor.terminate(ctx);
                     }
                 }));
@@ -218,12 +244,14 @@ impl SocketActor {
         let old = self.state.status.set(self.id.user_id, presence.clone());
         self.status = Some(status);
         let leaves: Vec<UserPresence> = old.into_iter().collect();
+        self.state.metrics.add(&self.state.metrics.presence_event_count, 1);
         self.bus.publish(self.id.user_id, protocol::presence_event(&[presence], &leaves).into());
     }
 
     fn clear_status(&mut self) {
         if self.status.take().is_some() {
             if let Some(old) = self.state.status.clear(self.id.user_id, &self.session_text) {
+                self.state.metrics.add(&self.state.metrics.presence_event_count, 1);
                 self.bus.publish(self.id.user_id, protocol::presence_event(&[], &[old]).into());
             }
         }
@@ -271,7 +299,7 @@ impl SocketActor {
                 (Some(local), Some(peer)) => format!("read tcp {local}->{peer}: i/o timeout"),
                 _ => "i/o timeout".to_string(),
             };
-            self.begin_close(Some(normal(&reason)), ctx);
+            self.close_for_error(Some(normal(&reason)), ctx);
             return;
         }
         if silent >= Duration::from_millis(socket.ping_period_ms) && !self.pinged {
@@ -288,20 +316,20 @@ impl SocketActor {
             Ok(envelope) => envelope,
             Err((cid, refusal)) => {
                 match refusal {
-                    Refusal::Malformed => self.begin_close(Some(normal(REASON_MALFORMED)), ctx),
+                    Refusal::Malformed => self.close_for_error(Some(normal(REASON_MALFORMED)), ctx),
                     Refusal::MissingPayload => {
                         self.send_text(
                             protocol::error(cid.as_deref(), ErrorCode::MissingPayload, "Missing message."),
                             ctx,
                         );
-                        self.begin_close(Some(normal(REASON_PROCESSING)), ctx);
+                        self.close_for_error(Some(normal(REASON_PROCESSING)), ctx);
                     }
                     Refusal::Unrecognized => {
                         self.send_text(
                             protocol::error(cid.as_deref(), ErrorCode::UnrecognizedPayload, "Unrecognized message."),
                             ctx,
                         );
-                        self.begin_close(Some(normal(REASON_PROCESSING)), ctx);
+                        self.close_for_error(Some(normal(REASON_PROCESSING)), ctx);
                     }
                 }
                 return;
@@ -460,15 +488,20 @@ impl SocketActor {
     /// A whole data message (after reassembling continuations).
     fn data(&mut self, text: bool, payload: Bytes, ctx: &mut Context<Self>) {
         if !text {
-            return self.begin_close(Some(normal(REASON_TYPE)), ctx);
+            return self.close_for_error(Some(normal(REASON_TYPE)), ctx);
         }
+        let m = &self.state.metrics;
+        m.add(&m.message_count, 1);
+        m.add(&m.message_recv_bytes, payload.len() as u64);
+        m.add(&m.overall_count, 1);
+        m.add(&m.overall_recv_bytes, payload.len() as u64);
         self.countdown = self.countdown.saturating_sub(1);
         if self.countdown == 0 {
             self.life();
         }
         match std::str::from_utf8(&payload) {
             Ok(text) => self.handle_text(text, ctx),
-            Err(_) => self.begin_close(Some(normal(REASON_MALFORMED)), ctx),
+            Err(_) => self.close_for_error(Some(normal(REASON_MALFORMED)), ctx),
         }
     }
 
@@ -511,12 +544,12 @@ impl StreamHandler<Result<Frame, ProtocolError>> for SocketActor {
             Err(ProtocolError::Overflow) => {
                 // Too large: 1009 with no reason (realtime.md §6.1).
                 self.writer.discard();
-                return self.begin_close(Some(CloseReason { code: CloseCode::Size, description: None }), ctx);
+                return self.close_for_error(Some(CloseReason { code: CloseCode::Size, description: None }), ctx);
             }
             Err(ProtocolError::Io(_)) => return self.terminate(ctx),
             Err(_) => {
                 self.writer.discard();
-                return self.begin_close(Some(CloseReason { code: CloseCode::Protocol, description: None }), ctx);
+                return self.close_for_error(Some(CloseReason { code: CloseCode::Protocol, description: None }), ctx);
             }
         };
         match frame {

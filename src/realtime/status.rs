@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use actix::Addr;
 use dashmap::DashMap;
@@ -10,19 +11,20 @@ use uuid::Uuid;
 
 use super::protocol::UserPresence;
 use super::socket::SocketActor;
+use crate::metrics::Metrics;
 
 /// Follow maps kept in step: followed user -> following sessions (with their sockets).
 /// Each socket keeps its own set of followed users to undo this on close.
-#[derive(Default)]
 pub struct StatusRegistry {
     followers: DashMap<Uuid, HashMap<Uuid, Addr<SocketActor>>>,
     presences: DashMap<Uuid, Vec<UserPresence>>,
     presence_count: AtomicUsize,
+    metrics: Arc<Metrics>,
 }
 
 impl StatusRegistry {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { followers: DashMap::new(), presences: DashMap::new(), presence_count: AtomicUsize::new(0), metrics }
     }
 
     pub fn follow(&self, session_id: Uuid, socket: &Addr<SocketActor>, users: &[Uuid]) {
@@ -53,6 +55,7 @@ impl StatusRegistry {
             None => {
                 list.push(presence);
                 self.presence_count.fetch_add(1, Ordering::Relaxed);
+                self.metrics.gauge_add(&self.metrics.presences, 1);
                 None
             }
         }
@@ -69,6 +72,7 @@ impl StatusRegistry {
         });
         if removed.is_some() {
             self.presence_count.fetch_sub(1, Ordering::Relaxed);
+            self.metrics.gauge_add(&self.metrics.presences, -1);
         }
         removed
     }

@@ -81,6 +81,10 @@ pub struct SocketDetached {
 #[rtype(result = "Vec<LiveSession>")]
 pub struct ListSessions;
 
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CountSockets;
+
 /// Sent to itself after detaching, so every message queued before the detach is handled
 /// before the actor decides to stop.
 #[derive(Message)]
@@ -213,6 +217,13 @@ impl Handler<ListSessions> for UserSessions {
         let mut live: Vec<LiveSession> = self.sessions.values().filter(|s| s.expires_at > now).cloned().collect();
         live.sort_by_key(|s| (s.issued_at, s.tid));
         MessageResult(live)
+    }
+}
+
+impl Handler<CountSockets> for UserSessions {
+    type Result = usize;
+    fn handle(&mut self, _: CountSockets, _: &mut Context<Self>) -> usize {
+        self.sockets.len()
     }
 }
 

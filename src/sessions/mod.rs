@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::RevocationCause;
 use crate::realtime::EndCause;
 use crate::AppState;
 
@@ -52,6 +53,7 @@ pub async fn refresh(state: &AppState, token: &str, vars: Vars) -> ApiResult<Ses
     let now = unix_now();
     let tokens = state.tokens.issue(claims.tid, claims.uid, &user.username, &vars, claims.iat, now);
     state.registry.session_started(claims.uid, claims.tid, now, tokens.refresh_exp);
+    state.metrics.add(&state.metrics.session_refreshes, 1);
     Ok(tokens)
 }
 
@@ -97,6 +99,7 @@ pub async fn revoke(state: &AppState, claims: &Claims, kind: TokenKind) -> ApiRe
         .await
         .map_err(ApiError::internal_with("Error logging out."))?;
     state.cache.revoke(claims.uid, claims.tid, kind, claims.exp);
+    state.metrics.revocation(RevocationCause::Logout);
     match kind {
         TokenKind::Refresh => state.registry.session_ended(claims.uid, claims.tid),
         TokenKind::Access => state.registry.access_revoked(claims.uid, claims.tid),
@@ -112,6 +115,12 @@ pub async fn invalidate_all(state: &AppState, user_id: Uuid, now: i64, cause: En
         .await
         .map_err(ApiError::internal_with("Error logging out."))?;
     state.cache.invalidate_all(user_id, now);
+    state.metrics.revocation(match cause {
+        EndCause::LogoutAll => RevocationCause::LogoutAll,
+        EndCause::SingleSession => RevocationCause::SingleSession,
+        EndCause::Ban => RevocationCause::Ban,
+        EndCause::Delete => RevocationCause::Delete,
+    });
     state.registry.all_sessions_ended(user_id, now, cause);
     Ok(())
 }

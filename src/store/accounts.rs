@@ -95,6 +95,8 @@ pub struct AccountUpdate {
     pub lang_tag: Option<String>,
     pub location: Option<String>,
     pub timezone: Option<String>,
+    /// A JSON object as text (the console only; the client API cannot set it).
+    pub metadata: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -303,6 +305,12 @@ impl Store {
         set_optional(update.avatar_url, &user.avatar_url, &mut active.avatar_url);
         set_optional(update.location, &user.location, &mut active.location);
         set_optional(update.timezone, &user.timezone, &mut active.timezone);
+        if let Some(metadata) = update.metadata {
+            if metadata != user.metadata {
+                active.metadata = Set(metadata);
+                changed = true;
+            }
+        }
         if let Some(lang) = update.lang_tag {
             if lang != user.lang_tag {
                 active.lang_tag = Set(lang);

@@ -2,6 +2,7 @@
 //! Nothing outside `store`, `entity` and `migration` writes SQL.
 
 mod accounts;
+mod console;
 mod friends;
 mod revocations;
 
@@ -13,6 +14,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, SqlErr};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use accounts::{AccountUpdate, CreateError, Identifier, NewAccount, UnlinkOutcome};
+pub use console::{AccountFilter, AfterCursor, AuditEntry};
 pub use friends::{EdgeCursor, FriendEdge};
 pub use revocations::StoredRevocations;
 

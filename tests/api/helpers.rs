@@ -107,6 +107,7 @@ impl Drop for TestDb {
 pub fn test_config(db_url: &str) -> Config {
     let mut config = Config::default();
     config.socket.port = 0;
+    config.console.port = 0;
     config.database.url = db_url.to_string();
     config.database.max_connections = 8;
     config.password.hash_threads = 2;
@@ -115,6 +116,8 @@ pub fn test_config(db_url: &str) -> Config {
 
 pub struct TestApp {
     pub addr: String,
+    /// The console listener (`http://127.0.0.1:<port>`).
+    pub console: String,
     pub client: reqwest::Client,
     pub state: web::Data<AppState>,
     pub config: Config,
@@ -129,6 +132,7 @@ pub async fn spawn_app(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Opt
     let running = hearth::start(config.clone()).await.expect("start app");
     Some(TestApp {
         addr: format!("http://{}", running.addr),
+        console: format!("http://{}", running.console_addr),
         client: reqwest::Client::new(),
         state: running.state.clone(),
         config,
@@ -248,6 +252,7 @@ impl TestApp {
         self.state.store.clone().close().await;
         let running = hearth::start(self.config.clone()).await.expect("restart app");
         self.addr = format!("http://{}", running.addr);
+        self.console = format!("http://{}", running.console_addr);
         self.state = running.state.clone();
         self.running = Some(running);
     }
@@ -264,4 +269,63 @@ pub async fn wait_for_second_start() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let into = now.subsec_millis() as u64;
     tokio::time::sleep(std::time::Duration::from_millis(1000 - into + 5)).await;
+}
+
+/// The console admin of the default config.
+pub const ADMIN: (&str, &str) = ("admin", "password");
+
+impl TestApp {
+    pub fn console_url(&self, path: &str) -> String {
+        format!("{}{}", self.console, path)
+    }
+
+    /// `POST /v2/console/authenticate` with these credentials.
+    pub async fn console_authenticate(&self, username: &str, password: &str) -> Reply {
+        let body = serde_json::json!({"username": username, "password": password}).to_string();
+        let res = self.client.post(self.console_url("/v2/console/authenticate")).body(body).send().await;
+        Reply::from(res.expect("request")).await
+    }
+
+    /// A console token of the default admin.
+    pub async fn console_token(&self) -> String {
+        let reply = self.console_authenticate(ADMIN.0, ADMIN.1).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.token()
+    }
+
+    /// A console request with a bearer token (`None`: no Authorization header).
+    pub async fn console(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: &str) -> Reply {
+        let mut request = self.client.request(method, self.console_url(path)).body(body.to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Reply::from(request.send().await.expect("request")).await
+    }
+
+    pub async fn console_get(&self, path: &str, token: &str) -> Reply {
+        self.console(reqwest::Method::GET, path, Some(token), "").await
+    }
+
+    pub async fn console_post(&self, path: &str, token: &str, body: &str) -> Reply {
+        self.console(reqwest::Method::POST, path, Some(token), body).await
+    }
+
+    /// The Prometheus text of the console's `/metrics`.
+    pub async fn scrape(&self) -> String {
+        let res = self.client.get(self.console_url("/metrics")).send().await.expect("scrape");
+        assert_eq!(res.status().as_u16(), 200);
+        res.text().await.expect("metrics text")
+    }
+}
+
+/// The value of the series `name` whose labels include every `key="value"` of `labels`.
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (series_name, rest) = series.split_once('{').unwrap_or((series, ""));
+        if series_name != name || !labels.iter().all(|(k, v)| rest.contains(&format!("{k}=\"{v}\""))) {
+            return None;
+        }
+        value.parse().ok()
+    })
 }

@@ -6,9 +6,11 @@ mod provider;
 
 mod account;
 mod authenticate;
+mod console;
 mod friends;
 mod gateway;
 mod link;
+mod metrics;
 mod realtime;
 mod session;
 mod social_apple;

@@ -1,0 +1,210 @@
+//! Rows of the console: account search for staff, the audit trail, staff login failures
+//! and logged-out console tokens.
+
+use entity::{console_audit, console_login_failure, console_revoked_token, user_device, users};
+use sea_orm::sea_query::{Expr, Func, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
+use uuid::Uuid;
+
+use super::Store;
+
+/// Which accounts a console list shows (console.md §3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountFilter {
+    All,
+    Id(Uuid),
+    /// A `LIKE` pattern matched case-insensitively against usernames.
+    UsernamePattern(String),
+    /// Exactly this username, device id, custom id or (lower-cased) email.
+    Exact(String),
+}
+
+/// Where the previous page ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AfterCursor {
+    Start,
+    Id(Uuid),
+    Username(String),
+}
+
+/// An audit row to write.
+pub struct AuditEntry<'a> {
+    pub time: i64,
+    pub username: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub client_address: &'a str,
+    pub result: &'a str,
+}
+
+fn filter_condition(filter: &AccountFilter) -> Condition {
+    match filter {
+        AccountFilter::All => Condition::all(),
+        AccountFilter::Id(id) => Condition::all().add(users::Column::Id.eq(*id)),
+        AccountFilter::UsernamePattern(pattern) => Condition::all().add(
+            Expr::expr(Func::lower(Expr::col((users::Entity, users::Column::Username)))).like(pattern.to_lowercase()),
+        ),
+        AccountFilter::Exact(value) => Condition::any()
+            .add(users::Column::Username.eq(value.as_str()))
+            .add(users::Column::CustomId.eq(value.as_str()))
+            .add(users::Column::Email.eq(value.to_lowercase()))
+            .add(
+                users::Column::Id.in_subquery(
+                    Query::select()
+                        .column(user_device::Column::UserId)
+                        .from(user_device::Entity)
+                        .and_where(Expr::col((user_device::Entity, user_device::Column::Id)).eq(value.as_str()))
+                        .to_owned(),
+                ),
+            ),
+    }
+}
+
+impl Store {
+    /// Up to `limit` accounts after `after`, by id (or by username for a pattern).
+    pub async fn list_users(
+        &self,
+        filter: &AccountFilter,
+        after: &AfterCursor,
+        limit: u64,
+    ) -> Result<Vec<users::Model>, DbErr> {
+        let mut query = users::Entity::find().filter(filter_condition(filter));
+        query = match after {
+            AfterCursor::Start => query,
+            AfterCursor::Id(id) => query.filter(users::Column::Id.gt(*id)),
+            AfterCursor::Username(name) => query.filter(users::Column::Username.gt(name.as_str())),
+        };
+        query = match filter {
+            AccountFilter::UsernamePattern(_) => query.order_by_asc(users::Column::Username),
+            _ => query.order_by_asc(users::Column::Id),
+        };
+        query.limit(limit).all(&self.db).await
+    }
+
+    pub async fn count_users(&self, filter: &AccountFilter) -> Result<u64, DbErr> {
+        users::Entity::find().filter(filter_condition(filter)).count(&self.db).await
+    }
+
+    pub async fn insert_audit(&self, entry: AuditEntry<'_>) -> Result<(), DbErr> {
+        let clip = |s: &str, max: usize| s.chars().take(max).collect::<String>();
+        console_audit::Entity::insert(console_audit::ActiveModel {
+            create_time: Set(entry.time),
+            username: Set(clip(entry.username, 128)),
+            action: Set(clip(entry.action, 64)),
+            target: Set(clip(entry.target, 64)),
+            client_address: Set(clip(entry.client_address, 64)),
+            result: Set(clip(entry.result, 255)),
+            ..Default::default()
+        })
+        .exec_without_returning(&self.writer)
+        .await
+        .map(|_| ())
+    }
+
+    /// Newest first, `limit` rows with an id below `before` (all when `None`).
+    pub async fn list_audit(&self, before: Option<i64>, limit: u64) -> Result<Vec<console_audit::Model>, DbErr> {
+        let mut query = console_audit::Entity::find();
+        if let Some(before) = before {
+            query = query.filter(console_audit::Column::Id.lt(before));
+        }
+        query.order_by_desc(console_audit::Column::Id).limit(limit).all(&self.db).await
+    }
+
+    /// (failures, window_start) of a staff username.
+    pub async fn console_login_failures(&self, username: &str) -> Result<Option<(i32, i64)>, DbErr> {
+        Ok(console_login_failure::Entity::find_by_id(username.to_string())
+            .one(&self.db)
+            .await?
+            .map(|r| (r.failures, r.window_start)))
+    }
+
+    /// Counts one failed console login: within the window the count grows, after it a new
+    /// window starts at `now`.
+    pub async fn record_console_login_failure(&self, username: &str, now: i64, window_sec: i64) -> Result<(), DbErr> {
+        let t = console_login_failure::Entity;
+        let window_open = Expr::col((t, console_login_failure::Column::WindowStart)).gt(now - window_sec);
+        console_login_failure::Entity::insert(console_login_failure::ActiveModel {
+            username: Set(username.to_string()),
+            failures: Set(1),
+            window_start: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(console_login_failure::Column::Username)
+                .value(
+                    console_login_failure::Column::Failures,
+                    Expr::case(window_open.clone(), Expr::col((t, console_login_failure::Column::Failures)).add(1))
+                        .finally(1),
+                )
+                .value(
+                    console_login_failure::Column::WindowStart,
+                    Expr::case(window_open, Expr::col((t, console_login_failure::Column::WindowStart))).finally(now),
+                )
+                .to_owned(),
+        )
+        .exec_without_returning(&self.writer)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn clear_console_login_failures(&self, username: &str) -> Result<(), DbErr> {
+        console_login_failure::Entity::delete_by_id(username.to_string()).exec(&self.writer).await.map(|_| ())
+    }
+
+    pub async fn insert_console_revoked_token(&self, cki: Uuid, expires_at: i64) -> Result<(), DbErr> {
+        console_revoked_token::Entity::insert(console_revoked_token::ActiveModel {
+            cki: Set(cki),
+            expires_at: Set(expires_at),
+        })
+        .on_conflict(OnConflict::column(console_revoked_token::Column::Cki).do_nothing().to_owned())
+        .exec_without_returning(&self.writer)
+        .await
+        .map(|_| ())
+        .or_else(|e| match e {
+            DbErr::RecordNotInserted => Ok(()),
+            e => Err(e),
+        })
+    }
+
+    /// Console tokens still logged out at `now`: (cki, expires_at).
+    pub async fn console_revoked_tokens(&self, now: i64) -> Result<Vec<(Uuid, i64)>, DbErr> {
+        Ok(console_revoked_token::Entity::find()
+            .filter(console_revoked_token::Column::ExpiresAt.gt(now))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|r| (r.cki, r.expires_at))
+            .collect())
+    }
+
+    /// Forgets expired console tokens and login-failure windows long past.
+    pub async fn sweep_console(&self, now: i64, window_sec: i64) -> Result<(), DbErr> {
+        console_revoked_token::Entity::delete_many()
+            .filter(console_revoked_token::Column::ExpiresAt.lte(now))
+            .exec(&self.writer)
+            .await?;
+        console_login_failure::Entity::delete_many()
+            .filter(console_login_failure::Column::WindowStart.lte(now - window_sec))
+            .exec(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// (connections in use, idle connections) of the pool.
+    pub fn pool_stats(&self) -> (i64, i64) {
+        let (size, idle) = match self.db.get_database_backend() {
+            sea_orm::DatabaseBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            sea_orm::DatabaseBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            sea_orm::DatabaseBackend::MySql => (0, 0),
+        };
+        (size as i64 - idle as i64, idle as i64)
+    }
+}
