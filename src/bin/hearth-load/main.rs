@@ -5,6 +5,8 @@
 //!     --duration-secs 30 --also email --also-concurrency 16
 //! ```
 //!
+//! Socket scenarios: `hearth-load sockets|fanout|churn --help` (see sockets.rs).
+//!
 //! A pure HTTP client: it shares no code with the server. Each worker task owns one keep-alive
 //! HTTP/1.1 connection (its own `reqwest::Client`) and sends requests back to back; latencies go
 //! into a per-worker histogram merged at the end. A progress line goes to stderr every second,
@@ -15,6 +17,7 @@ mod args;
 mod histogram;
 mod report;
 mod scenario;
+mod sockets;
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
@@ -26,6 +29,18 @@ use report::GroupReport;
 use scenario::{Endpoints, Live, Plan, RunClock, Tally};
 
 fn main() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(mode) = argv.get(1).and_then(|m| m.to_str()).filter(|m| sockets::MODES.contains(m)) {
+        let mode = mode.to_string();
+        let code = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(sockets::main(&mode, argv)),
+            Err(e) => {
+                eprintln!("hearth-load: cannot start the async runtime: {e}");
+                2
+            }
+        };
+        std::process::exit(code);
+    }
     let options = match args::parse(std::env::args_os()) {
         Ok(options) => options,
         Err(ArgError::Clap(e)) => e.exit(),
