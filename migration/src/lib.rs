@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_accounts;
 mod m20261126_000002_user_edge;
 mod m20261126_000003_console;
+mod m20261126_000004_sqlite_device_signup;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_accounts::Migration),
             Box::new(m20261126_000002_user_edge::Migration),
             Box::new(m20261126_000003_console::Migration),
+            Box::new(m20261126_000004_sqlite_device_signup::Migration),
         ]
     }
 }

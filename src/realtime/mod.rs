@@ -11,7 +11,7 @@ pub mod transport;
 mod user_sessions;
 
 pub use registry::{EndCause, SessionRegistry};
-pub use user_sessions::{LiveSession, UserSessions};
+pub use user_sessions::{LiveSession, UserSessions, MAX_TRACKED_SESSIONS};
 
 use sha1::{Digest, Sha1};
 use uuid::Uuid;

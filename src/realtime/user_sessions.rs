@@ -152,11 +152,28 @@ impl Actor for UserSessions {
     type Context = Context<Self>;
 }
 
+/// Live sessions remembered per user. A client that logs in again and again (instead of
+/// refreshing) would otherwise leave an entry per login for the refresh lifetime; the
+/// oldest are forgotten here (their tokens stay valid: revocation does not depend on this
+/// list, which serves the console and socket bookkeeping).
+pub const MAX_TRACKED_SESSIONS: usize = 32;
+
 impl Handler<SessionStarted> for UserSessions {
     type Result = ();
     fn handle(&mut self, msg: SessionStarted, ctx: &mut Context<Self>) {
         self.sessions
             .insert(msg.tid, LiveSession { tid: msg.tid, issued_at: msg.issued_at, expires_at: msg.expires_at });
+        if self.sessions.len() > MAX_TRACKED_SESSIONS {
+            let oldest = self
+                .sessions
+                .values()
+                .filter(|s| s.tid != msg.tid)
+                .min_by_key(|s| (s.issued_at, s.expires_at))
+                .map(|s| s.tid);
+            if let Some(tid) = oldest {
+                self.sessions.remove(&tid);
+            }
+        }
         self.settle(ctx);
     }
 }

@@ -114,7 +114,14 @@ const INSERT_USER_WITH_DEVICE: &str = "WITH new_user AS (INSERT INTO users (id, 
     $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)) \
     INSERT INTO user_device (id, user_id) VALUES ($24, $1)";
 
-/// The values of `INSERT_USER_WITH_DEVICE`'s users columns, in order.
+/// SQLite: the same through the `new_device_account` view (migration 4).
+const INSERT_USER_WITH_DEVICE_SQLITE: &str = "INSERT INTO new_device_account (id, username, display_name, \
+    avatar_url, lang_tag, location, timezone, metadata, wallet, email, password, custom_id, facebook_id, \
+    google_id, gamecenter_id, steam_id, facebook_instant_game_id, apple_id, edge_count, create_time, \
+    update_time, verify_time, disable_time, device_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
+    ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// The values of the users columns of both statements, in order.
 fn user_values(m: &users::Model) -> Vec<Value> {
     vec![
         m.id.into(),
@@ -225,16 +232,13 @@ impl Store {
                 self.writer.execute(statement).await.map_err(classify)?;
             }
             Identifier::Device(device) => {
-                let txn = self.writer.begin().await.map_err(CreateError::Db)?;
-                users::Entity::insert(users::ActiveModel::from(model.clone()))
-                    .exec_without_returning(&txn)
-                    .await
-                    .map_err(classify)?;
-                user_device::Entity::insert(user_device::ActiveModel { id: Set(device.clone()), user_id: Set(id) })
-                    .exec_without_returning(&txn)
-                    .await
-                    .map_err(classify)?;
-                txn.commit().await.map_err(classify)?;
+                // SQLite: the new_device_account view's trigger inserts both rows.
+                let statement = Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    INSERT_USER_WITH_DEVICE_SQLITE,
+                    user_values(&model).into_iter().chain([device.clone().into()]),
+                );
+                self.writer.execute(statement).await.map_err(classify)?;
             }
             _ => {
                 users::Entity::insert(users::ActiveModel::from(model.clone()))

@@ -184,3 +184,17 @@ async fn logout_all_ends_the_users_live_sessions(app: TestApp) {
     assert!(app.state.registry.sessions_of(uid).await.is_empty());
     assert_eq!(app.state.registry.user_count(), 0);
 }
+
+both_backends!(repeated_logins_keep_a_bounded_list_of_live_sessions);
+async fn repeated_logins_keep_a_bounded_list_of_live_sessions(app: TestApp) {
+    let first = app.device("bounded-sessions-device").await;
+    let uid = uuid::Uuid::parse_str(claims(&first.token())["uid"].as_str().unwrap()).unwrap();
+    for _ in 0..hearth::realtime::MAX_TRACKED_SESSIONS + 10 {
+        assert_eq!(app.device("bounded-sessions-device").await.status, 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let live = app.state.registry.sessions_of(uid).await;
+    assert_eq!(live.len(), hearth::realtime::MAX_TRACKED_SESSIONS);
+    // Forgotten is not revoked: the first login's token still works.
+    assert_eq!(app.get_bearer("/v2/account", &first.token()).await.status, 200);
+}
