@@ -32,15 +32,15 @@ impl LocalBus {
 
 impl PresenceBus for LocalBus {
     fn publish(&self, user_id: Uuid, frame: ByteString) {
-        for socket in self.status.followers_of(user_id) {
-            socket.do_send(Push(frame.clone()));
-        }
+        // Encoded once: every follower writes the same bytes (server frames are unmasked).
+        let frame = Push::encode(frame);
+        self.status.for_each_follower(user_id, |socket| socket.do_send(frame.clone()));
     }
 
     fn deliver(&self, session_id: Uuid, frame: ByteString) -> bool {
         match self.registry.socket(session_id) {
             Some(socket) => {
-                socket.do_send(Push(frame));
+                socket.do_send(Push::encode(frame));
                 true
             }
             None => false,

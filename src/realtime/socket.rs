@@ -28,10 +28,20 @@ const REASON_PROCESSING: &str = "error processing message";
 const REASON_TYPE: &str = "received unexpected WebSocket message type";
 const REASON_QUEUE_FULL: &str = "session outgoing queue full";
 
-/// A frame for this socket (an event fanned out to followers, for instance).
-#[derive(Message)]
+/// A text frame for this socket (an event fanned out to followers, for instance), already
+/// encoded as a WebSocket frame so that a fan-out encodes once.
+#[derive(Message, Clone)]
 #[rtype(result = "()")]
-pub struct Push(pub ByteString);
+pub struct Push {
+    frame: Bytes,
+    text_len: usize,
+}
+
+impl Push {
+    pub fn encode(text: ByteString) -> Push {
+        Push { text_len: text.len(), frame: super::transport::encode_text(text) }
+    }
+}
 
 /// Close the socket with `server-side session disconnect` (or a shutdown reason), after an
 /// optional final notification.
@@ -155,18 +165,21 @@ impl SocketActor {
             return;
         }
         if self.writer.pending() >= self.state.config.socket.outgoing_queue_size {
-            // A slow client never grows memory: drop what is queued and close.
-            let m = &self.state.metrics;
-            m.add(&m.socket_queue_overflows, 1);
-            self.writer.discard();
-            self.begin_close(Some(normal(REASON_QUEUE_FULL)), ctx);
-            return;
+            return self.overflow(ctx);
         }
         if let WsMessage::Text(text) = &frame {
             self.count_sent(text.len());
         }
         self.writer.queue(frame);
         self.flush(ctx);
+    }
+
+    /// A slow client never grows memory: drop what is queued and close.
+    fn overflow(&mut self, ctx: &mut Context<Self>) {
+        let m = &self.state.metrics;
+        m.add(&m.socket_queue_overflows, 1);
+        self.writer.discard();
+        self.begin_close(Some(normal(REASON_QUEUE_FULL)), ctx);
     }
 
     /// Text frames queued for the client (all are written unless the socket dies first).
@@ -580,7 +593,15 @@ impl StreamHandler<Result<Frame, ProtocolError>> for SocketActor {
 impl Handler<Push> for SocketActor {
     type Result = ();
     fn handle(&mut self, msg: Push, ctx: &mut Context<Self>) {
-        self.send_text(msg.0, ctx);
+        if self.closing {
+            return;
+        }
+        if self.writer.pending() >= self.state.config.socket.outgoing_queue_size {
+            return self.overflow(ctx);
+        }
+        self.count_sent(msg.text_len);
+        self.writer.queue_encoded(msg.frame);
+        self.flush(ctx);
     }
 }
 

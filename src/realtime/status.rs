@@ -42,9 +42,12 @@ impl StatusRegistry {
         }
     }
 
-    /// The sockets following `user`.
-    pub fn followers_of(&self, user: Uuid) -> Vec<Addr<SocketActor>> {
-        self.followers.get(&user).map(|s| s.values().cloned().collect()).unwrap_or_default()
+    /// Calls `f` with each socket following `user`, under the map's read lock (`f` must
+    /// not block: a `do_send` is fine).
+    pub fn for_each_follower(&self, user: Uuid, mut f: impl FnMut(&Addr<SocketActor>)) {
+        if let Some(sessions) = self.followers.get(&user) {
+            sessions.values().for_each(&mut f);
+        }
     }
 
     /// Sets a session's status presence; returns the one it replaces.

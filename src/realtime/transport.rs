@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use actix_codec::{Decoder, Encoder};
 use actix_http::ws::{Codec, Frame, Message, ProtocolError};
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures_util::Stream;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -62,6 +62,14 @@ impl Stream for FrameReader {
     }
 }
 
+/// A server (unmasked) text frame, ready to write to any socket.
+pub fn encode_text(text: bytestring::ByteString) -> Bytes {
+    let mut buf = BytesMut::with_capacity(text.len() + 10);
+    // Encoding a server frame into memory cannot fail.
+    let _ = Codec::new().encode(Message::Text(text), &mut buf);
+    buf.freeze()
+}
+
 /// An idle socket keeps no buffer: give the allocation back once everything is consumed.
 fn release_if_empty(buf: &mut BytesMut) {
     if buf.is_empty() && buf.capacity() > 0 {
@@ -98,6 +106,25 @@ impl FrameWriter {
     /// Frames not yet handed to the kernel.
     pub fn pending(&self) -> usize {
         self.queued + self.in_flight
+    }
+
+    /// Queues a frame encoded beforehand (shared by every follower of a fan-out). When
+    /// nothing is pending it goes straight to the kernel, without a copy.
+    pub fn queue_encoded(&mut self, frame: Bytes) {
+        self.queued += 1;
+        if self.buf.is_empty() {
+            if let Some(half) = self.half.as_ref() {
+                match half.try_write(&frame) {
+                    Ok(n) if n == frame.len() => {
+                        self.queued -= 1;
+                        return;
+                    }
+                    Ok(n) => return self.buf.extend_from_slice(&frame[n..]),
+                    Err(_) => {}
+                }
+            }
+        }
+        self.buf.extend_from_slice(&frame);
     }
 
     pub fn queue(&mut self, message: Message) {
