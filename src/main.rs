@@ -96,3 +96,13 @@ fn raise_open_file_limit() -> u64 {
     }
     limit.rlim_cur
 }
+
+/// jemalloc gives freed memory back to the system within seconds (background purging with
+/// a 2 s decay), so a node's RSS follows its live sockets down after a peak; glibc's
+/// allocator kept most of it.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:2000,muzzy_decay_ms:2000\0";

@@ -223,6 +223,11 @@ impl Handler<SocketDetached> for UserSessions {
     type Result = ();
     fn handle(&mut self, msg: SocketDetached, ctx: &mut Context<Self>) {
         self.sockets.remove(&msg.session_id);
+        if self.sockets.is_empty() {
+            // Give the table back: a long-lived actor must not pin heap pages that the
+            // socket's own (short-lived) allocations were interleaved with.
+            self.sockets = HashMap::new();
+        }
         self.settle(ctx);
     }
 }

@@ -476,15 +476,24 @@ async fn churn(common: &Common, m: &ArgMatches) -> Result<i32, String> {
     let size: usize = arg(m, "wave-size");
     let run = std::process::id();
     let client = reqwest::Client::new();
-    let rss_start = rss_kib(common.server_pid);
-    let mut rss_first_wave_closed = None;
+    // One token per account, reused by every wave: the waves measure sockets only. Tokens
+    // must outlive the run (session.token_expiry_sec; 60 s by default).
+    eprintln!("hearth-load: logging in {size} device accounts");
+    let tokens: Vec<String> =
+        accounts(common, &format!("churn-{run}"), size).await?.into_iter().map(|a| a.token).collect();
+    let started = Instant::now();
+    // A first wave, not measured, so "before" already includes the structures a node
+    // grows once to its peak (socket tables) and keeps.
+    let (warmup, _, _) = connect_all(common, tokens.clone(), true).await;
+    for mut socket in warmup {
+        let _ = socket.close(None).await;
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let rss_before = rss_kib(common.server_pid);
     let mut total_opened = 0;
     let mut total_failed = 0;
     for wave in 0..waves {
-        // Fresh tokens every wave: the accounts stay the same, tokens expire quickly.
-        let tokens: Vec<String> =
-            accounts(common, &format!("churn-{run}"), size).await?.into_iter().map(|a| a.token).collect();
-        let (sockets, failed, took) = connect_all(common, tokens, true).await;
+        let (sockets, failed, took) = connect_all(common, tokens.clone(), true).await;
         total_opened += sockets.len();
         total_failed += failed;
         let open_sessions = server_sessions(&client, &common.metrics_url).await;
@@ -500,11 +509,6 @@ async fn churn(common: &Common, m: &ArgMatches) -> Result<i32, String> {
             tokio::time::sleep(Duration::from_millis(100)).await;
             sessions = server_sessions(&client, &common.metrics_url).await;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let rss = rss_kib(common.server_pid);
-        if wave == 0 {
-            rss_first_wave_closed = rss;
-        }
         eprintln!(
             "  wave {:>3}: opened {} in {:.2} s ({} failed), server sessions open {:?} -> closed {:?}, rss {:?} KiB",
             wave + 1,
@@ -513,12 +517,14 @@ async fn churn(common: &Common, m: &ArgMatches) -> Result<i32, String> {
             failed,
             open_sessions,
             sessions,
-            rss
+            rss_kib(common.server_pid)
         );
     }
-    let rss_end = rss_kib(common.server_pid);
+    // The server gives freed memory back within a few seconds of a mass close.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let rss_after = rss_kib(common.server_pid);
     let sessions_end = server_sessions(&client, &common.metrics_url).await;
-    let growth = match (rss_first_wave_closed, rss_end) {
+    let growth = match (rss_before, rss_after) {
         (Some(a), Some(b)) => Some((b as f64 - a as f64) / a as f64 * 100.0),
         _ => None,
     };
@@ -528,10 +534,10 @@ async fn churn(common: &Common, m: &ArgMatches) -> Result<i32, String> {
         "wave_size": size,
         "opened": total_opened,
         "connect_failures": total_failed,
-        "server_rss_kib_start": rss_start,
-        "server_rss_kib_after_first_wave": rss_first_wave_closed,
-        "server_rss_kib_end": rss_end,
-        "rss_growth_percent_since_first_wave": growth,
+        "seconds": started.elapsed().as_secs_f64(),
+        "server_rss_kib_before": rss_before,
+        "server_rss_kib_after": rss_after,
+        "rss_growth_percent": growth,
         "server_sessions_end": sessions_end,
     });
     print_report(common, &report);
