@@ -394,18 +394,10 @@ impl SocketActor {
     }
 
     fn status_unfollow(&mut self, cid: Option<String>, ids: Vec<String>, ctx: &mut Context<Self>) {
-        let mut users = Vec::with_capacity(ids.len());
-        for id in &ids {
-            match parse_user_id(id) {
-                Some(user) => users.push(user),
-                None => {
-                    return self.send_text(
-                        protocol::error(cid.as_deref(), ErrorCode::BadInput, "Invalid user identifier"),
-                        ctx,
-                    )
-                }
-            }
-        }
+        let Some(mut users) = parse_user_ids(&ids) else {
+            return self
+                .send_text(protocol::error(cid.as_deref(), ErrorCode::BadInput, "Invalid user identifier"), ctx);
+        };
         users.retain(|u| *u != self.id.user_id && self.follows.remove(u));
         self.state.status.unfollow(self.id.session_id, &users);
         self.send_text(protocol::ack(cid.as_deref()), ctx);
@@ -418,18 +410,10 @@ impl SocketActor {
         usernames: Vec<String>,
         ctx: &mut Context<Self>,
     ) {
-        let mut users = Vec::with_capacity(ids.len());
-        for id in &ids {
-            match parse_user_id(id) {
-                Some(user) => users.push(user),
-                None => {
-                    return self.send_text(
-                        protocol::error(cid.as_deref(), ErrorCode::BadInput, "Invalid user identifier"),
-                        ctx,
-                    )
-                }
-            }
-        }
+        let Some(mut users) = parse_user_ids(&ids) else {
+            return self
+                .send_text(protocol::error(cid.as_deref(), ErrorCode::BadInput, "Invalid user identifier"), ctx);
+        };
         if usernames.iter().any(String::is_empty) {
             return self.send_text(protocol::error(cid.as_deref(), ErrorCode::BadInput, "Invalid username"), ctx);
         }
@@ -468,9 +452,10 @@ impl SocketActor {
     }
 }
 
-/// Nakama parses follow ids leniently: upper case, braces, no dashes, `urn:uuid:`.
-fn parse_user_id(id: &str) -> Option<Uuid> {
-    Uuid::parse_str(id.strip_prefix("urn:uuid:").unwrap_or(id)).ok()
+/// Nakama parses follow ids leniently: upper case, braces, no dashes, `urn:uuid:`. All or
+/// nothing: one bad id refuses the request.
+fn parse_user_ids(ids: &[String]) -> Option<Vec<Uuid>> {
+    ids.iter().map(|id| Uuid::parse_str(id.strip_prefix("urn:uuid:").unwrap_or(id)).ok()).collect()
 }
 
 fn normal(reason: &str) -> CloseReason {
