@@ -18,12 +18,11 @@ pub use social::{
     unlink_google, unlink_steam,
 };
 
-use entity::users;
 use uuid::Uuid;
 
 use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::store::{CreateError, Identifier, NewAccount};
+use crate::store::{CreateError, Identifier, Login, NewAccount};
 use crate::AppState;
 use validate::{CustomId, DeviceId, EmailLogin, Password, Username};
 
@@ -87,7 +86,7 @@ pub async fn authenticate_email(
                 .await
                 .map_err(ApiError::internal_with("Error finding user account."))?;
             match user {
-                Some(user) => check_password(state, user, password).await,
+                Some(user) => check_password(state, user.into(), password).await,
                 None => {
                     verify_password(state, password, None).await?;
                     Err(ApiError::not_found("User account not found."))
@@ -97,10 +96,10 @@ pub async fn authenticate_email(
     }
 }
 
-async fn find(state: &AppState, identifier: &Identifier) -> ApiResult<Option<users::Model>> {
+async fn find(state: &AppState, identifier: &Identifier) -> ApiResult<Option<Login>> {
     state
         .store
-        .find_user_by_identifier(identifier)
+        .find_login(identifier)
         .await
         .map_err(ApiError::internal_with("Error finding user account."))
 }
@@ -129,7 +128,7 @@ pub async fn find_or_create_with(
     }
 }
 
-fn login(user: users::Model) -> ApiResult<Authenticated> {
+fn login(user: Login) -> ApiResult<Authenticated> {
     if user.disable_time != 0 {
         return Err(ApiError::permission_denied("User account banned."));
     }
@@ -169,7 +168,7 @@ async fn create_account(
 }
 
 /// Mode A/B password login with client-API throttling (difference 5).
-async fn check_password(state: &AppState, user: users::Model, password: Password) -> ApiResult<Authenticated> {
+async fn check_password(state: &AppState, user: Login, password: Password) -> ApiResult<Authenticated> {
     if user.disable_time != 0 {
         return Err(ApiError::permission_denied("User account banned."));
     }

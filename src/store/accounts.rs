@@ -4,7 +4,7 @@
 use entity::{user_device, user_edge, users};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, QueryFilter,
+    ActiveModelTrait, ColumnTrait, QuerySelect, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, QueryFilter,
     QueryOrder, Set, Statement, TransactionTrait, Value,
 };
 use uuid::Uuid;
@@ -77,6 +77,22 @@ pub struct NewAccount {
     /// A provider-supplied email stored beside a social identifier.
     pub email: Option<String>,
     pub now: i64,
+}
+
+/// The columns of an account a login reads.
+#[derive(Clone, Debug)]
+pub struct Login {
+    pub id: Uuid,
+    pub username: String,
+    /// 0 = not banned.
+    pub disable_time: i64,
+    pub password: Option<String>,
+}
+
+impl From<users::Model> for Login {
+    fn from(u: users::Model) -> Self {
+        Login { id: u.id, username: u.username, disable_time: u.disable_time, password: u.password }
+    }
 }
 
 #[derive(Debug)]
@@ -161,6 +177,24 @@ impl Store {
 
     pub async fn find_user_by_username(&self, username: &str) -> Result<Option<users::Model>, DbErr> {
         users::Entity::find().filter(users::Column::Username.eq(username)).one(&self.db).await
+    }
+
+    /// What a login needs of the account holding `identifier`: a narrow row, as this is
+    /// the query behind every login.
+    pub async fn find_login(&self, identifier: &Identifier) -> Result<Option<Login>, DbErr> {
+        let query = match identifier.column() {
+            Some(column) => users::Entity::find().filter(column.eq(identifier.value())),
+            None => users::Entity::find()
+                .inner_join(user_device::Entity)
+                .filter(user_device::Column::Id.eq(identifier.value())),
+        };
+        let row: Option<(Uuid, String, i64, Option<String>)> = query
+            .select_only()
+            .columns([users::Column::Id, users::Column::Username, users::Column::DisableTime, users::Column::Password])
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(row.map(|(id, username, disable_time, password)| Login { id, username, disable_time, password }))
     }
 
     pub async fn find_user_by_identifier(&self, identifier: &Identifier) -> Result<Option<users::Model>, DbErr> {

@@ -13,7 +13,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, SqlErr};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use accounts::{AccountUpdate, CreateError, Identifier, NewAccount, UnlinkOutcome};
+pub use accounts::{AccountUpdate, CreateError, Identifier, Login, NewAccount, UnlinkOutcome};
 pub use console::{AccountFilter, AfterCursor, AuditEntry};
 pub use friends::{EdgeCursor, FriendEdge};
 pub use revocations::StoredRevocations;
