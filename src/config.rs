@@ -419,9 +419,12 @@ pub fn cli() -> clap::Command {
                 .help("Config file (default ./config.toml when it exists)"),
         )
         .subcommand(
-            clap::Command::new("migrate")
-                .about("Run database migrations")
-                .arg(clap::Arg::new("action").value_parser(["up", "down", "status"]).required(true)),
+            clap::Command::new("migrate").about("Run database migrations").arg(
+                clap::Arg::new("action")
+                    .value_parser(["up", "down", "status"])
+                    .required(true)
+                    .help("up: apply all pending; down: revert the newest; status: list"),
+            ),
         );
     for s in SETTINGS {
         let mut arg = clap::Arg::new(s.key).long(s.key).help(s.help).global(true);

@@ -97,11 +97,7 @@ pub async fn authenticate_email(
 }
 
 async fn find(state: &AppState, identifier: &Identifier) -> ApiResult<Option<Login>> {
-    state
-        .store
-        .find_login(identifier)
-        .await
-        .map_err(ApiError::internal_with("Error finding user account."))
+    state.store.find_login(identifier).await.map_err(ApiError::internal_with("Error finding user account."))
 }
 
 /// Logs into the account holding `identifier`, or creates it when allowed.

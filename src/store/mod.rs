@@ -90,8 +90,9 @@ impl Store {
         Migrator::up(&self.writer, None).await
     }
 
+    /// Reverts the newest applied migration.
     pub async fn migrate_down(&self) -> Result<(), DbErr> {
-        Migrator::down(&self.writer, None).await
+        Migrator::down(&self.writer, Some(1)).await
     }
 
     /// (migration name, applied?) for every migration Hearth knows.
