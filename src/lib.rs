@@ -199,6 +199,8 @@ pub async fn start_with_state(state: web::Data<AppState>) -> Result<Running, Sta
             let state = app_state.clone();
             let idle_signal = idle_signal.clone();
             HttpService::build()
+                // Realtime frames are small and latency-bound: no Nagle delay.
+                .tcp_nodelay(true)
                 .client_request_timeout(Duration::from_secs(5))
                 .client_disconnect_timeout(Duration::from_secs(1))
                 // On shutdown, idle keep-alive connections close at once.
