@@ -273,3 +273,40 @@ async fn responses_are_gzipped_when_asked(app: TestApp) {
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text).unwrap();
     assert!(text.starts_with(r#"{"user":{"id":""#), "{text}");
 }
+
+/// Sends raw HTTP/1.1 and reads until the server closes.
+async fn raw_http(app: &TestApp, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.addr.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+both_backends!(upgrade_headers_on_rest_paths_are_answered_as_plain_requests);
+async fn upgrade_headers_on_rest_paths_are_answered_as_plain_requests(app: TestApp) {
+    // curl --http2 on plain http sends an h2c upgrade; the request must still be served.
+    let body = r#"{"id":"h2c-upgrade-device"}"#;
+    let answer = raw_http(
+        &app,
+        &format!(
+            "POST /v2/account/authenticate/device HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+             Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nAuthorization: Basic ZGVmYXVsdGtleTo=\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("\"created\":true"), "{answer}");
+    let answer = raw_http(
+        &app,
+        "GET /healthcheck HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.ends_with("{}"), "{answer}");
+}
