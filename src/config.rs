@@ -38,6 +38,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("socket.ping_backoff_threshold", "Every Nth inbound message counts as proof of life (default 20)"),
     setting("socket.write_wait_ms", "Deadline of each socket write (default 5000)"),
     setting("socket.outgoing_queue_size", "Frames queued per socket before it is closed as slow (default 64)"),
+    setting("socket.workers", "Client API worker threads; 0 = one per core (default 0)"),
     setting("session.encryption_key", "HMAC key of access tokens (secret)"),
     setting("session.refresh_encryption_key", "HMAC key of refresh tokens; must differ (secret)"),
     setting("session.token_expiry_sec", "Access token lifetime in seconds (default 60)"),
@@ -104,6 +105,7 @@ pub struct SocketConfig {
     pub ping_backoff_threshold: u32,
     pub write_wait_ms: u64,
     pub outgoing_queue_size: usize,
+    pub workers: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -349,6 +351,7 @@ impl Default for SocketConfig {
             ping_backoff_threshold: 20,
             write_wait_ms: 5000,
             outgoing_queue_size: 64,
+            workers: 0,
         }
     }
 }

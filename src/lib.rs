@@ -214,6 +214,10 @@ pub async fn start_with_state(state: web::Data<AppState>) -> Result<Running, Sta
                 .tcp()
         })
         .map_err(|e| StartError::Bind(address.clone(), e))?
+        .workers(match state.config.socket.workers {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            n => n,
+        })
         // Signals are ours: sockets are closed with a reason before the listener stops.
         .disable_signals()
         .shutdown_timeout(5)
