@@ -27,7 +27,6 @@ const fn switch(key: &'static str, help: &'static str) -> Setting {
 /// Every setting Hearth reads. Keep in step with `config.toml` (a test checks it).
 pub const SETTINGS: &[Setting] = &[
     setting("name", "Node name, 1-16 characters (default hearth)"),
-    setting("data_dir", "Writable data folder (default data)"),
     setting("socket.address", "Client API listen address (default 127.0.0.1)"),
     setting("socket.port", "Client API port (default 7350)"),
     setting("socket.server_key", "Server key clients send with HTTP Basic (default defaultkey; secret)"),
@@ -81,7 +80,6 @@ pub const SETTINGS: &[Setting] = &[
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub name: String,
-    pub data_dir: PathBuf,
     pub socket: SocketConfig,
     pub session: SessionConfig,
     pub database: DatabaseConfig,
@@ -304,7 +302,6 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             name: "hearth".into(),
-            data_dir: PathBuf::from("data"),
             socket: SocketConfig::default(),
             session: SessionConfig::default(),
             database: DatabaseConfig::default(),
@@ -545,7 +542,6 @@ fn is_string_setting(key: &str) -> bool {
     matches!(
         key,
         "name"
-            | "data_dir"
             | "socket.address"
             | "socket.server_key"
             | "session.encryption_key"
