@@ -380,6 +380,11 @@ impl Default for LoggerConfig {
     }
 }
 
+/// Cores available to this process (the default thread counts).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
 /// A configuration problem, reported as one line naming the setting.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid setting `{key}`: {reason}")]
@@ -722,7 +727,7 @@ impl Config {
 
     pub fn hash_threads(&self) -> usize {
         match self.password.hash_threads {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            0 => cores(),
             n => n,
         }
     }

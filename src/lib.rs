@@ -215,7 +215,7 @@ pub async fn start_with_state(state: web::Data<AppState>) -> Result<Running, Sta
         })
         .map_err(|e| StartError::Bind(address.clone(), e))?
         .workers(match state.config.socket.workers {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            0 => config::cores(),
             n => n,
         })
         // Signals are ours: sockets are closed with a reason before the listener stops.

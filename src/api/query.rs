@@ -54,13 +54,11 @@ impl QueryString {
     pub fn bool(&self, name: &str, camel: &str, default: bool) -> ApiResult<bool> {
         match self.single(name, camel)? {
             None => Ok(default),
-            Some(v) => match v.as_str() {
-                "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-                "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-                _ => Err(ApiError::invalid(format!(
+            Some(v) => go_parse_bool(&v).ok_or_else(|| {
+                ApiError::invalid(format!(
                     "parsing field \"{name}\": strconv.ParseBool: parsing \"{v}\": invalid syntax"
-                ))),
-            },
+                ))
+            }),
         }
     }
 }
@@ -76,6 +74,15 @@ impl QueryString {
                 ))
             }),
         }
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+pub fn go_parse_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
     }
 }
 

@@ -17,7 +17,7 @@ use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::query::QueryString;
+use super::query::{go_parse_bool, QueryString};
 use crate::realtime::new_session_id;
 use crate::realtime::socket::{self, SocketIdentity};
 use crate::sessions::{self, TokenKind};
@@ -40,11 +40,6 @@ fn not_a_handshake() -> HttpResponse {
         .insert_header((header::SEC_WEBSOCKET_VERSION, "13"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .body("Bad Request\n")
-}
-
-/// Go's `strconv.ParseBool`, where anything else silently means false.
-fn lenient_bool(value: &str) -> bool {
-    matches!(value, "1" | "t" | "T" | "TRUE" | "true" | "True")
 }
 
 /// The format, token and status checks, in the spec's order.
@@ -74,7 +69,8 @@ fn authorize(state: &AppState, head: &RequestHead) -> Result<SocketIdentity, Box
         username: claims.usn,
         tid: claims.tid,
         issued_at: claims.exp - state.tokens.token_expiry_sec,
-        status: lenient_bool(&first("status")),
+        // Anything `strconv.ParseBool` refuses silently means false here.
+        status: go_parse_bool(&first("status")).unwrap_or(false),
         local: None,
         peer: head.peer_addr,
     })

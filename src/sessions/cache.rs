@@ -118,12 +118,4 @@ impl SessionCache {
             !entry.is_empty()
         });
     }
-
-    pub fn len(&self) -> usize {
-        self.users.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
-    }
 }

@@ -154,13 +154,6 @@ impl TokenKeys {
             iat: raw.iat.unwrap_or_default(),
         })
     }
-
-    pub fn expiry_of(&self, kind: TokenKind) -> i64 {
-        match kind {
-            TokenKind::Access => self.token_expiry_sec,
-            TokenKind::Refresh => self.refresh_token_expiry_sec,
-        }
-    }
 }
 
 /// Go's encoding/json escapes these; matching it keeps tokens byte-comparable with Nakama's.

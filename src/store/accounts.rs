@@ -483,11 +483,6 @@ impl Store {
             .map(|_| ())
     }
 
-    /// Who holds this single-valued identifier.
-    pub async fn identifier_owner(&self, identifier: &Identifier) -> Result<Option<Uuid>, DbErr> {
-        Ok(self.find_user_by_identifier(identifier).await?.map(|u| u.id))
-    }
-
     /// Clears `column` (and the password with the email) when it matches `expected` (any
     /// value when `None`) and the account keeps another identifier afterwards.
     pub async fn unlink_column(

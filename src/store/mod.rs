@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use accounts::{AccountUpdate, CreateError, Identifier, Login, NewAccount, UnlinkOutcome};
@@ -107,14 +107,6 @@ impl Store {
                 (name, done)
             })
             .collect())
-    }
-
-    pub fn backend_name(&self) -> &'static str {
-        match self.db.get_database_backend() {
-            sea_orm::DatabaseBackend::Sqlite => "sqlite",
-            sea_orm::DatabaseBackend::Postgres => "postgres",
-            sea_orm::DatabaseBackend::MySql => "mysql",
-        }
     }
 
     pub async fn close(self) {

@@ -113,20 +113,7 @@ async fn body_limit_is_262144_bytes(app: TestApp) {
 
 both_backends!(gzip_bodies_are_decoded);
 async fn gzip_bodies_are_decoded(app: TestApp) {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(br#"{"id":"gzip-device-1"}"#).unwrap();
-    let gz = encoder.finish().unwrap();
-    let res = app
-        .client
-        .post(app.url(DEVICE))
-        .basic_auth(SERVER_KEY, Some(""))
-        .header("Content-Encoding", "gzip")
-        .body(gz)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(post_gzip(&app, DEVICE, br#"{"id":"gzip-device-1"}"#).await.status, 200);
 }
 
 both_backends!(cors_preflight_and_origin);
@@ -237,22 +224,9 @@ async fn repeated_single_query_field_is_invalid_argument(app: TestApp) {
 
 both_backends!(gzip_body_decoding_to_more_than_the_limit_is_resource_exhausted);
 async fn gzip_body_decoding_to_more_than_the_limit_is_resource_exhausted(app: TestApp) {
-    use std::io::Write;
     let body = format!(r#"{{"id":"gzip-big-device","vars":{{"pad":"{}"}}}}"#, "x".repeat(300_000));
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(body.as_bytes()).unwrap();
-    let gz = encoder.finish().unwrap();
-    assert!(gz.len() < 262_144);
-    let res = app
-        .client
-        .post(app.url(DEVICE))
-        .basic_auth(SERVER_KEY, Some(""))
-        .header("Content-Encoding", "gzip")
-        .body(gz)
-        .send()
-        .await
-        .unwrap();
-    let reply = crate::helpers::Reply::from(res).await;
+    assert!(gzip(body.as_bytes()).len() < 262_144);
+    let reply = post_gzip(&app, DEVICE, body.as_bytes()).await;
     assert_eq!(reply.status, 429, "{}", reply.text);
     assert_eq!(reply.body["code"], 8);
     assert!(reply.body["message"].as_str().unwrap().starts_with("trying to send message larger than max ("));
@@ -309,4 +283,25 @@ async fn upgrade_headers_on_rest_paths_are_answered_as_plain_requests(app: TestA
     .await;
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
     assert!(answer.ends_with("{}"), "{answer}");
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// POSTs a gzip-encoded body with the server key.
+async fn post_gzip(app: &TestApp, path: &str, body: &[u8]) -> crate::helpers::Reply {
+    let res = app
+        .client
+        .post(app.url(path))
+        .basic_auth(SERVER_KEY, Some(""))
+        .header("Content-Encoding", "gzip")
+        .body(gzip(body))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::Reply::from(res).await
 }

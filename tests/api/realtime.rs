@@ -491,3 +491,20 @@ async fn shutdown_closes_sockets_with_a_reason_in_bounded_time(mut app: TestApp)
     }
     assert_eq!(app.state.registry.socket_count(), 0);
 }
+
+both_backends!(registry_delivers_to_and_disconnects_one_session);
+async fn registry_delivers_to_and_disconnects_one_session(app: TestApp) {
+    let u = user(&app, "targeted").await;
+    let mut ws = app.ws(&u.token, true).await;
+    let join = ws.recv().await;
+    let session: uuid::Uuid =
+        join["status_presence_event"]["joins"][0]["session_id"].as_str().unwrap().parse().unwrap();
+    assert!(app.state.bus.deliver(session, r#"{"pong":{}}"#.into()));
+    assert_eq!(ws.recv().await, json!({"pong":{}}));
+    assert!(!app.state.bus.deliver(uuid::Uuid::new_v4(), r#"{"pong":{}}"#.into()));
+    assert!(app.state.registry.disconnect_session(session));
+    let (code, reason, _) = ws.closed().await;
+    assert_eq!((code, reason.as_str()), (1000, "server-side session disconnect"));
+    assert!(wait_until(|| app.state.registry.socket_count() == 0).await);
+    assert!(!app.state.registry.disconnect_session(session));
+}
