@@ -9,6 +9,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::batch::DeviceSignUp;
+
 use super::{unique_violation, Store};
 
 /// A login identifier: a device row, or one unique column of `users`.
@@ -182,6 +184,11 @@ impl Store {
     /// What a login needs of the account holding `identifier`: a narrow row, as this is
     /// the query behind every login.
     pub async fn find_login(&self, identifier: &Identifier) -> Result<Option<Login>, DbErr> {
+        if let (Identifier::Device(device), Some(batches)) = (identifier, &self.batches) {
+            if let Some(found) = batches.find_device.call(device.clone()).await {
+                return Ok(found);
+            }
+        }
         let query = match identifier.column() {
             Some(column) => users::Entity::find().filter(column.eq(identifier.value())),
             None => users::Entity::find()
@@ -255,6 +262,17 @@ impl Store {
             Some(_) => CreateError::IdentifierTaken,
             None => CreateError::Db(err),
         };
+        let plain = model.password.is_none()
+            && model.display_name.is_none()
+            && model.avatar_url.is_none()
+            && model.email.is_none();
+        if let (Identifier::Device(device), Some(batches), true) = (&new.identifier, &self.batches, plain) {
+            let sign_up = DeviceSignUp { id, username: model.username.clone(), device: device.clone(), now: new.now };
+            if batches.insert_device.call(sign_up).await.is_some() {
+                return Ok(model);
+            }
+            // The batch failed: this call goes alone, which tells a conflict of its own.
+        }
         match &new.identifier {
             Identifier::Device(device) if self.writer.get_database_backend() == DbBackend::Postgres => {
                 // One statement, one round trip: the account and its device or neither.

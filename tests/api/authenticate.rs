@@ -256,6 +256,74 @@ async fn two_concurrent_first_logins_make_one_account(app: TestApp) {
     }
 }
 
+// On PostgreSQL concurrent device lookups and sign-ups share statements (store::batch):
+// a duplicate device in one batch fails that statement, and every call in it must still
+// end in the right account.
+both_backends!(many_concurrent_device_sign_ups_each_end_in_their_own_account);
+async fn many_concurrent_device_sign_ups_each_end_in_their_own_account(app: TestApp) {
+    let before = app.state.store.batch_counts();
+    // 32 devices, each signing up three times at once: 96 requests in flight.
+    let bodies: Vec<String> = (0..96).map(|i| format!(r#"{{"id":"crowd-device-{}"}}"#, i % 32)).collect();
+    let replies = futures_util::future::join_all(bodies.iter().map(|b| app.post_key(DEVICE, b))).await;
+    let mut owners: std::collections::HashMap<String, (String, usize)> = std::collections::HashMap::new();
+    for (i, reply) in replies.iter().enumerate() {
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let uid = claims(&reply.token())["uid"].as_str().unwrap().to_string();
+        let entry = owners.entry(format!("crowd-device-{}", i % 32)).or_insert((uid.clone(), 0));
+        assert_eq!(entry.0, uid, "one device, one account");
+        if reply.body["created"] == true {
+            entry.1 += 1;
+        }
+    }
+    assert_eq!(owners.len(), 32);
+    assert!(owners.values().all(|(_, created)| *created == 1), "each device created exactly once: {owners:?}");
+    let distinct: std::collections::HashSet<&String> = owners.values().map(|(uid, _)| uid).collect();
+    assert_eq!(distinct.len(), 32, "32 devices, 32 accounts");
+    // Every account holds its device: a later login finds the same one.
+    for (device, (uid, _)) in &owners {
+        let again = app.device(device).await;
+        assert_eq!(claims(&again.token())["uid"], uid.as_str());
+        assert!(again.body.get("created").is_none(), "{}", again.text);
+    }
+    let after = app.state.store.batch_counts();
+    match app.state.store.backend() {
+        sea_orm::DbBackend::Postgres => {
+            let lookups = after.lookup_calls - before.lookup_calls;
+            let statements = after.lookup_statements - before.lookup_statements;
+            assert!(lookups >= 96 + 32, "every login looked up through the batch: {after:?}");
+            assert!(statements < lookups, "concurrent lookups shared statements: {after:?}");
+            assert!(after.sign_up_calls - before.sign_up_calls >= 32, "{after:?}");
+        }
+        _ => assert_eq!(after, before, "SQLite does not batch"),
+    }
+}
+
+// One taken username in a batch of sign-ups fails only that sign-up.
+both_backends!(a_taken_username_fails_only_its_own_sign_up_among_concurrent_ones);
+async fn a_taken_username_fails_only_its_own_sign_up_among_concurrent_ones(app: TestApp) {
+    assert_eq!(app.post_key(DEVICE, r#"{"id":"holder-device"}"#).await.status, 200);
+    let holder = app.post_key(DEVICE, r#"{"id":"holder-device"}"#).await;
+    let taken = claims(&holder.token())["usn"].as_str().unwrap().to_string();
+    let requests: Vec<(String, String)> = (0..40)
+        .map(|i| {
+            let path = if i == 17 { format!("{DEVICE}?username={taken}") } else { DEVICE.to_string() };
+            (path, format!(r#"{{"id":"crowd2-device-{i}"}}"#))
+        })
+        .collect();
+    let replies = futures_util::future::join_all(requests.iter().map(|(p, b)| app.post_key(p, b))).await;
+    for (i, reply) in replies.iter().enumerate() {
+        if i == 17 {
+            reply.assert_error(409, 6, "Username is already in use.");
+        } else {
+            assert_eq!(reply.status, 200, "{}", reply.text);
+            assert_eq!(reply.body["created"], true, "{}", reply.text);
+        }
+    }
+    // The refused device made no account.
+    let refused = app.post_key(&format!("{DEVICE}?create=false"), r#"{"id":"crowd2-device-17"}"#).await;
+    refused.assert_error(404, 5, "User account not found.");
+}
+
 both_backends!(banned_account_cannot_authenticate);
 async fn banned_account_cannot_authenticate(app: TestApp) {
     let reply = app.device("banned-device-1").await;
