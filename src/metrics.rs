@@ -10,6 +10,8 @@ use prometheus::{
     TextEncoder,
 };
 
+use crate::store::BatchCounts;
+
 /// The three login methods the client API has today.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthMethod {
@@ -136,6 +138,9 @@ pub struct Metrics {
     pub password_hash_seconds: Histogram,
     pub db_connections_in_use: IntGauge,
     pub db_connections_idle: IntGauge,
+    /// [device lookups, device sign-ups]: statements run and calls they carried (store::batch).
+    db_batched_statements: [IntCounter; 2],
+    db_batched_calls: [IntCounter; 2],
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
@@ -188,6 +193,15 @@ impl Metrics {
         r.register(Box::new(build.clone())).expect("unique gauge");
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         r.register(Box::new(DB_QUERY_ERRORS.clone())).expect("unique counter");
+        let batched = |name: &str, help: &str| {
+            let vec = IntCounterVec::new(Opts::new(name, help), &["query"]).expect("valid counter vec");
+            r.register(Box::new(vec.clone())).expect("unique counter vec");
+            ["device_lookup", "device_sign_up"].map(|q| vec.with_label_values(&[q]))
+        };
+        let db_batched_statements =
+            batched("db_batched_statements", "PostgreSQL statements run by the query coalescers, by query");
+        let db_batched_calls =
+            batched("db_batched_calls", "Calls the coalesced statements carried (calls / statements = batch size)");
 
         Metrics {
             enabled,
@@ -234,7 +248,22 @@ impl Metrics {
             ),
             db_connections_in_use: gauge(&r, "db_connections_in_use", "Database pool connections in use"),
             db_connections_idle: gauge(&r, "db_connections_idle", "Database pool connections idle"),
+            db_batched_statements,
+            db_batched_calls,
             registry: r,
+        }
+    }
+
+    /// Brings the batch series up to the store's running totals (at scrape time).
+    pub fn batched(&self, counts: BatchCounts) {
+        let pairs = [
+            (&self.db_batched_statements[0], counts.lookup_statements),
+            (&self.db_batched_calls[0], counts.lookup_calls),
+            (&self.db_batched_statements[1], counts.sign_up_statements),
+            (&self.db_batched_calls[1], counts.sign_up_calls),
+        ];
+        for (counter, total) in pairs {
+            counter.inc_by(total.saturating_sub(counter.get()));
         }
     }
 

@@ -88,6 +88,7 @@ pub async fn metrics(state: aw::Data<AppState>) -> HttpResponse {
     let (in_use, idle) = state.store.pool_stats();
     m.db_connections_in_use.set(in_use);
     m.db_connections_idle.set(idle);
+    m.batched(state.store.batch_counts());
     HttpResponse::Ok().content_type(prometheus::TEXT_FORMAT).body(m.render())
 }
 

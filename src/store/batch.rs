@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
@@ -18,6 +19,8 @@ use super::Login;
 
 /// The most calls one statement carries.
 const MOST: usize = 128;
+/// A statement running this long no longer holds up the calls behind it.
+const STUCK: Duration = Duration::from_secs(10);
 
 type Job<Req, Res> = (Req, oneshot::Sender<Res>);
 
@@ -60,8 +63,9 @@ impl<Req: Send + 'static, Res: Send + 'static> Coalescer<Req, Res> {
                 tally.statements.fetch_add(1, Ordering::Relaxed);
                 tally.calls.fetch_add(jobs.len() as u64, Ordering::Relaxed);
                 let (requests, answers): (Vec<Req>, Vec<oneshot::Sender<Res>>) = jobs.into_iter().unzip();
-                // A failed batch drops its answers, which tells each caller to go alone.
-                if let Some(results) = run(requests).await {
+                // A failed or stuck batch drops its answers, which tells each caller to go
+                // alone (a timed-out insert that did commit reads as "taken", then a login).
+                if let Ok(Some(results)) = tokio::time::timeout(STUCK, run(requests)).await {
                     for (answer, result) in answers.into_iter().zip(results) {
                         let _ = answer.send(result);
                     }
