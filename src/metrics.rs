@@ -141,6 +141,7 @@ pub struct Metrics {
     /// [device lookups, device sign-ups]: statements run and calls they carried (store::batch).
     db_batched_statements: [IntCounter; 2],
     db_batched_calls: [IntCounter; 2],
+    db_batch_failures: [IntCounter; 2],
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
@@ -202,6 +203,8 @@ impl Metrics {
             batched("db_batched_statements", "PostgreSQL statements run by the query coalescers, by query");
         let db_batched_calls =
             batched("db_batched_calls", "Calls the coalesced statements carried (calls / statements = batch size)");
+        let db_batch_failures =
+            batched("db_batch_failures", "Coalesced statements that failed (a conflict): their calls ran alone");
 
         Metrics {
             enabled,
@@ -250,6 +253,7 @@ impl Metrics {
             db_connections_idle: gauge(&r, "db_connections_idle", "Database pool connections idle"),
             db_batched_statements,
             db_batched_calls,
+            db_batch_failures,
             registry: r,
         }
     }
@@ -261,6 +265,8 @@ impl Metrics {
             (&self.db_batched_calls[0], counts.lookup_calls),
             (&self.db_batched_statements[1], counts.sign_up_statements),
             (&self.db_batched_calls[1], counts.sign_up_calls),
+            (&self.db_batch_failures[0], counts.lookup_failures),
+            (&self.db_batch_failures[1], counts.sign_up_failures),
         ];
         for (counter, total) in pairs {
             counter.inc_by(total.saturating_sub(counter.get()));

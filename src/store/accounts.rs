@@ -184,8 +184,8 @@ impl Store {
     /// What a login needs of the account holding `identifier`: a narrow row, as this is
     /// the query behind every login.
     pub async fn find_login(&self, identifier: &Identifier) -> Result<Option<Login>, DbErr> {
-        if let (Identifier::Device(device), Some(batches)) = (identifier, &self.batches) {
-            if let Some(found) = batches.find_device.call(device.clone()).await {
+        if let Identifier::Device(device) = identifier {
+            if let Some(found) = self.batches.find_device.call(device.clone()).await {
                 return Ok(found);
             }
         }
@@ -266,9 +266,9 @@ impl Store {
             && model.display_name.is_none()
             && model.avatar_url.is_none()
             && model.email.is_none();
-        if let (Identifier::Device(device), Some(batches), true) = (&new.identifier, &self.batches, plain) {
+        if let (Identifier::Device(device), true) = (&new.identifier, plain) {
             let sign_up = DeviceSignUp { id, username: model.username.clone(), device: device.clone(), now: new.now };
-            if batches.insert_device.call(sign_up).await.is_some() {
+            if self.batches.insert_device.call(sign_up).await.is_some() {
                 return Ok(model);
             }
             // The batch failed: this call goes alone, which tells a conflict of its own.

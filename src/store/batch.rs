@@ -1,17 +1,19 @@
-//! PostgreSQL: the two queries behind every device login and sign-up, coalesced.
+//! The two queries behind every device login and sign-up, coalesced.
 //!
-//! Under load most of PostgreSQL's time per request goes to receiving, planning and
-//! committing one small statement. A coalescer runs the first call at once; calls that
+//! Under load most of the database's time per request goes to receiving, planning and
+//! committing one small statement (on SQLite: handing it to a connection's thread and
+//! back, twice, as sqlx also pings the connection it is given back). A coalescer runs the first call at once; calls that
 //! arrive while a batch is in flight queue and go out together as one statement (`= ANY`
 //! for lookups, `UNNEST` for inserts). A lone call waits for nothing, so latency at low
 //! load is unchanged, and under load one commit covers many sign-ups.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
+use sqlx::{PgPool, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -31,11 +33,12 @@ pub(crate) struct Coalescer<Req, Res> {
     counts: Arc<Counts>,
 }
 
-/// Statements run and calls they carried, for tests and the batch-size figure.
+/// Statements run, calls they carried and failed statements, for the metrics and tests.
 #[derive(Default)]
 pub(crate) struct Counts {
     statements: AtomicU64,
     calls: AtomicU64,
+    failed: AtomicU64,
 }
 
 impl<Req: Send + 'static, Res: Send + 'static> Coalescer<Req, Res> {
@@ -65,9 +68,14 @@ impl<Req: Send + 'static, Res: Send + 'static> Coalescer<Req, Res> {
                 let (requests, answers): (Vec<Req>, Vec<oneshot::Sender<Res>>) = jobs.into_iter().unzip();
                 // A failed or stuck batch drops its answers, which tells each caller to go
                 // alone (a timed-out insert that did commit reads as "taken", then a login).
-                if let Ok(Some(results)) = tokio::time::timeout(STUCK, run(requests)).await {
-                    for (answer, result) in answers.into_iter().zip(results) {
-                        let _ = answer.send(result);
+                match tokio::time::timeout(STUCK, run(requests)).await {
+                    Ok(Some(results)) => {
+                        for (answer, result) in answers.into_iter().zip(results) {
+                            let _ = answer.send(result);
+                        }
+                    }
+                    _ => {
+                        tally.failed.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
@@ -83,9 +91,10 @@ impl<Req: Send + 'static, Res: Send + 'static> Coalescer<Req, Res> {
         result.await.ok()
     }
 
-    /// (statements run, calls they carried).
-    pub(crate) fn counts(&self) -> (u64, u64) {
-        (self.counts.statements.load(Ordering::Relaxed), self.counts.calls.load(Ordering::Relaxed))
+    /// (statements run, calls they carried, statements that failed).
+    pub(crate) fn counts(&self) -> (u64, u64, u64) {
+        let c = &self.counts;
+        (c.statements.load(Ordering::Relaxed), c.calls.load(Ordering::Relaxed), c.failed.load(Ordering::Relaxed))
     }
 }
 
@@ -97,46 +106,76 @@ pub(crate) struct DeviceSignUp {
     pub now: i64,
 }
 
-const FIND_DEVICE_LOGINS: &str = "SELECT d.id, u.id, u.username, u.disable_time, u.password \
+const PG_FIND_DEVICES: &str = "SELECT d.id, u.id, u.username, u.disable_time, u.password \
     FROM user_device d JOIN users u ON u.id = d.user_id WHERE d.id = ANY($1)";
 
 /// All rows or none: a conflict anywhere (a taken username, two first logins of one device)
 /// fails the statement, and its callers retry one by one to learn whose row it was.
-const INSERT_DEVICE_ACCOUNTS: &str = "WITH v AS (SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], \
+const PG_INSERT_DEVICE_ACCOUNTS: &str = "WITH v AS (SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], \
     $4::bigint[]) AS v(id, username, device, now)), \
     new_users AS (INSERT INTO users (id, username, create_time, update_time) \
     SELECT id, username, now, now FROM v) \
     INSERT INTO user_device (id, user_id) SELECT device, id FROM v";
 
-/// The coalesced queries of one PostgreSQL pool.
-pub(crate) struct PgBatches {
+/// SQLite takes the batch as one JSON array parameter.
+const SQLITE_FIND_DEVICES: &str = "SELECT d.id, u.id, u.username, u.disable_time, u.password \
+    FROM user_device d JOIN users u ON u.id = d.user_id WHERE d.id IN (SELECT value FROM json_each(?1))";
+
+/// Through the `new_device_account` view (migration 4), whose trigger inserts both rows;
+/// one statement, so a constraint failure anywhere undoes all of it. Ids travel as hex
+/// (`unhex`) because SQLite stores UUIDs as 16-byte blobs.
+const SQLITE_INSERT_DEVICE_ACCOUNTS: &str = "INSERT INTO new_device_account (id, username, lang_tag, metadata, \
+    wallet, edge_count, create_time, update_time, verify_time, disable_time, device_id) \
+    SELECT unhex(value ->> 'i'), value ->> 'u', 'en', '{}', '{}', 0, value ->> 't', value ->> 't', 0, 0, \
+    value ->> 'd' FROM json_each(?1)";
+
+type LoginRow = (String, Uuid, String, i64, Option<String>);
+
+/// The lookup's answers in the order of the devices asked for.
+fn answers(devices: &[String], rows: Vec<LoginRow>) -> Vec<Option<Login>> {
+    let found: HashMap<String, Login> = rows
+        .into_iter()
+        .map(|(device, id, username, disable_time, password)| (device, Login { id, username, disable_time, password }))
+        .collect();
+    devices.iter().map(|d| found.get(d).cloned()).collect()
+}
+
+fn looked_up(devices: &[String], rows: Result<Vec<LoginRow>, sqlx::Error>) -> Option<Vec<Option<Login>>> {
+    match rows {
+        Ok(rows) => Some(answers(devices, rows)),
+        Err(e) => {
+            tracing::debug!(error = %e, calls = devices.len(), "batched device lookup failed; its calls go alone");
+            None
+        }
+    }
+}
+
+fn inserted<T>(n: usize, result: Result<T, sqlx::Error>) -> Option<Vec<()>> {
+    match result {
+        Ok(_) => Some(vec![(); n]),
+        Err(e) => {
+            tracing::debug!(error = %e, calls = n, "batched sign-up failed; its calls go alone");
+            None
+        }
+    }
+}
+
+/// The coalesced queries of one store.
+pub(crate) struct Batches {
     pub find_device: Coalescer<String, Option<Login>>,
     pub insert_device: Coalescer<DeviceSignUp, ()>,
 }
 
-impl PgBatches {
-    pub(crate) fn start(pool: PgPool) -> PgBatches {
+impl Batches {
+    pub(crate) fn postgres(pool: PgPool) -> Batches {
         let readers = pool.clone();
         let find_device = Coalescer::start(move |devices: Vec<String>| {
             let pool = readers.clone();
             async move {
-                let rows: Vec<(String, Uuid, String, i64, Option<String>)> =
-                    // Not prepared: a cached generic plan made while the table was small
-                    // scans it whole once it is not (seen with autovacuum off).
-                    match sqlx::query_as(FIND_DEVICE_LOGINS).bind(&devices).persistent(false).fetch_all(&pool).await {
-                        Ok(rows) => rows,
-                        Err(e) => {
-                            tracing::debug!(error = %e, calls = devices.len(), "batched device lookup failed");
-                            return None;
-                        }
-                    };
-                let found: std::collections::HashMap<String, Login> = rows
-                    .into_iter()
-                    .map(|(device, id, username, disable_time, password)| {
-                        (device, Login { id, username, disable_time, password })
-                    })
-                    .collect();
-                Some(devices.iter().map(|d| found.get(d).cloned()).collect())
+                // Not prepared: a cached generic plan made while the table was small
+                // scans it whole once it is not (seen with autovacuum off).
+                let rows = sqlx::query_as(PG_FIND_DEVICES).bind(&devices).persistent(false).fetch_all(&pool).await;
+                looked_up(&devices, rows)
             }
         });
         let insert_device = Coalescer::start(move |accounts: Vec<DeviceSignUp>| {
@@ -153,22 +192,41 @@ impl PgBatches {
                     devices.push(a.device);
                     times.push(a.now);
                 }
-                let inserted = sqlx::query(INSERT_DEVICE_ACCOUNTS)
+                let result = sqlx::query(PG_INSERT_DEVICE_ACCOUNTS)
                     .bind(&ids)
                     .bind(&usernames)
                     .bind(&devices)
                     .bind(&times)
                     .execute(&pool)
                     .await;
-                match inserted {
-                    Ok(_) => Some(vec![(); n]),
-                    Err(e) => {
-                        tracing::debug!(error = %e, calls = n, "batched sign-up failed; its calls retry alone");
-                        None
-                    }
-                }
+                inserted(n, result)
             }
         });
-        PgBatches { find_device, insert_device }
+        Batches { find_device, insert_device }
+    }
+
+    /// `readers` serve the lookups; sign-ups go to the single `writer` connection.
+    pub(crate) fn sqlite(readers: SqlitePool, writer: SqlitePool) -> Batches {
+        let find_device = Coalescer::start(move |devices: Vec<String>| {
+            let pool = readers.clone();
+            async move {
+                let list = serde_json::to_string(&devices).unwrap_or_default();
+                let rows = sqlx::query_as(SQLITE_FIND_DEVICES).bind(list).fetch_all(&pool).await;
+                looked_up(&devices, rows)
+            }
+        });
+        let insert_device = Coalescer::start(move |accounts: Vec<DeviceSignUp>| {
+            let pool = writer.clone();
+            async move {
+                let n = accounts.len();
+                let rows: Vec<serde_json::Value> = accounts
+                    .into_iter()
+                    .map(|a| serde_json::json!({"i": a.id.simple().to_string(), "u": a.username, "d": a.device, "t": a.now}))
+                    .collect();
+                let list = serde_json::Value::Array(rows).to_string();
+                inserted(n, sqlx::query(SQLITE_INSERT_DEVICE_ACCOUNTS).bind(list).execute(&pool).await)
+            }
+        });
+        Batches { find_device, insert_device }
     }
 }

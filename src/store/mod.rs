@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
@@ -32,17 +32,20 @@ use crate::config::DatabaseConfig;
 pub struct Store {
     pub(crate) db: DatabaseConnection,
     pub(crate) writer: DatabaseConnection,
-    /// PostgreSQL only: device logins and sign-ups coalesced into one statement each.
-    batches: Option<Arc<batch::PgBatches>>,
+    /// Device logins and sign-ups coalesced into one statement each.
+    batches: Arc<batch::Batches>,
 }
 
-/// How many statements the coalesced queries ran and how many calls they carried.
+/// How many statements the coalesced queries ran, how many calls they carried, how many failed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BatchCounts {
     pub lookup_statements: u64,
     pub lookup_calls: u64,
+    /// Statements that failed; their calls then ran alone.
+    pub lookup_failures: u64,
     pub sign_up_statements: u64,
     pub sign_up_calls: u64,
+    pub sign_up_failures: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +88,7 @@ impl Store {
             .connect_with(options.disable_statement_logging())
             .await
             .map_err(|e| ConnectError::Connect(e.to_string()))?;
-        let batches = Some(Arc::new(batch::PgBatches::start(pool.clone())));
+        let batches = Arc::new(batch::Batches::postgres(pool.clone()));
         let db = sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
         Ok(Store { writer: db.clone(), db, batches })
     }
@@ -116,10 +119,11 @@ impl Store {
         };
         let writer = pool(1, options.clone()).await?;
         let readers = pool(config.max_connections, options).await?;
+        let batches = Arc::new(batch::Batches::sqlite(readers.clone(), writer.clone()));
         Ok(Store {
             db: sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
             writer: sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
-            batches: None,
+            batches,
         })
     }
 
@@ -146,16 +150,18 @@ impl Store {
             .collect())
     }
 
-    pub fn backend(&self) -> sea_orm::DbBackend {
-        self.db.get_database_backend()
-    }
-
-    /// Zero on SQLite, which does not coalesce.
     pub fn batch_counts(&self) -> BatchCounts {
-        let Some(b) = &self.batches else { return BatchCounts::default() };
-        let (lookup_statements, lookup_calls) = b.find_device.counts();
-        let (sign_up_statements, sign_up_calls) = b.insert_device.counts();
-        BatchCounts { lookup_statements, lookup_calls, sign_up_statements, sign_up_calls }
+        let b = &self.batches;
+        let (lookup_statements, lookup_calls, lookup_failures) = b.find_device.counts();
+        let (sign_up_statements, sign_up_calls, sign_up_failures) = b.insert_device.counts();
+        BatchCounts {
+            lookup_statements,
+            lookup_calls,
+            lookup_failures,
+            sign_up_statements,
+            sign_up_calls,
+            sign_up_failures,
+        }
     }
 
     pub async fn close(self) {

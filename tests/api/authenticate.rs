@@ -256,7 +256,7 @@ async fn two_concurrent_first_logins_make_one_account(app: TestApp) {
     }
 }
 
-// On PostgreSQL concurrent device lookups and sign-ups share statements (store::batch):
+// Concurrent device lookups and sign-ups share statements (store::batch):
 // a duplicate device in one batch fails that statement, and every call in it must still
 // end in the right account.
 both_backends!(many_concurrent_device_sign_ups_each_end_in_their_own_account);
@@ -286,16 +286,11 @@ async fn many_concurrent_device_sign_ups_each_end_in_their_own_account(app: Test
         assert!(again.body.get("created").is_none(), "{}", again.text);
     }
     let after = app.state.store.batch_counts();
-    match app.state.store.backend() {
-        sea_orm::DbBackend::Postgres => {
-            let lookups = after.lookup_calls - before.lookup_calls;
-            let statements = after.lookup_statements - before.lookup_statements;
-            assert!(lookups >= 96 + 32, "every login looked up through the batch: {after:?}");
-            assert!(statements < lookups, "concurrent lookups shared statements: {after:?}");
-            assert!(after.sign_up_calls - before.sign_up_calls >= 32, "{after:?}");
-        }
-        _ => assert_eq!(after, before, "SQLite does not batch"),
-    }
+    let lookups = after.lookup_calls - before.lookup_calls;
+    let statements = after.lookup_statements - before.lookup_statements;
+    assert!(lookups >= 96 + 32, "every login looked up through the batch: {after:?}");
+    assert!(statements < lookups, "concurrent lookups shared statements: {after:?}");
+    assert!(after.sign_up_calls - before.sign_up_calls >= 32, "{after:?}");
 }
 
 // One taken username in a batch of sign-ups fails only that sign-up.
@@ -310,6 +305,7 @@ async fn a_taken_username_fails_only_its_own_sign_up_among_concurrent_ones(app: 
             (path, format!(r#"{{"id":"crowd2-device-{i}"}}"#))
         })
         .collect();
+    let before = app.state.store.batch_counts();
     let replies = futures_util::future::join_all(requests.iter().map(|(p, b)| app.post_key(p, b))).await;
     for (i, reply) in replies.iter().enumerate() {
         if i == 17 {
@@ -319,6 +315,10 @@ async fn a_taken_username_fails_only_its_own_sign_up_among_concurrent_ones(app: 
             assert_eq!(reply.body["created"], true, "{}", reply.text);
         }
     }
+    // Only the batch holding the taken name failed (alone or with others).
+    let after = app.state.store.batch_counts();
+    assert_eq!(after.sign_up_failures - before.sign_up_failures, 1, "{after:?}");
+    assert_eq!(after.lookup_failures, 0, "{after:?}");
     // The refused device made no account.
     let refused = app.post_key(&format!("{DEVICE}?create=false"), r#"{"id":"crowd2-device-17"}"#).await;
     refused.assert_error(404, 5, "User account not found.");

@@ -66,14 +66,15 @@ async fn scraped_values_equal_a_known_sequence_of_logins_failures_and_sockets(ap
     assert_eq!(metric(&text, "hearth_password_hash_seconds_count", &node), Some(2.0));
     assert_eq!(metric(&text, "hearth_build_info", &[("version", env!("CARGO_PKG_VERSION"))]), Some(1.0));
     assert!(metric(&text, "hearth_db_connections_idle", &node).is_some());
-    // PostgreSQL coalesces device lookups and sign-ups; these came one at a time: four
-    // lookups (two misses, a hit, the create=false miss) and two sign-ups, one statement each.
-    let postgres = app.state.store.backend() == sea_orm::DbBackend::Postgres;
-    let (lookups, sign_ups) = if postgres { (4.0, 2.0) } else { (0.0, 0.0) };
+    // Device lookups and sign-ups are coalesced; these came one at a time: four lookups
+    // (two misses, a hit, the create=false miss) and two sign-ups, one statement each.
     for series in ["hearth_db_batched_statements", "hearth_db_batched_calls"] {
-        assert_eq!(metric(&text, series, &[("query", "device_lookup")]), Some(lookups), "{series}");
-        assert_eq!(metric(&text, series, &[("query", "device_sign_up")]), Some(sign_ups), "{series}");
+        assert_eq!(metric(&text, series, &[("query", "device_lookup")]), Some(4.0), "{series}");
+        assert_eq!(metric(&text, series, &[("query", "device_sign_up")]), Some(2.0), "{series}");
     }
+    // Nothing conflicted, so no batch fell back to one-by-one.
+    assert_eq!(metric(&text, "hearth_db_batch_failures", &[("query", "device_lookup")]), Some(0.0));
+    assert_eq!(metric(&text, "hearth_db_batch_failures", &[("query", "device_sign_up")]), Some(0.0));
     assert!(!text.contains("_total"), "no _total suffix");
 
     with_status.close(1000).await;
