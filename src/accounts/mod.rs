@@ -10,7 +10,7 @@ pub mod staff;
 pub mod validate;
 
 pub use link::{link_custom, link_device, link_email, unlink_column, unlink_custom, unlink_device, unlink_email};
-pub use profile::{ban, delete_account, get_account, get_users, unban, update_account, Account};
+pub use profile::{ban, delete_account, existing_user, get_account, get_users, unban, update_account, Account};
 pub use social::{
     authenticate_apple, authenticate_facebook, authenticate_facebook_instant_game, authenticate_gamecenter,
     authenticate_google, authenticate_steam, link_apple, link_facebook, link_facebook_instant_game, link_gamecenter,

@@ -17,14 +17,19 @@ pub struct Account {
     pub devices: Vec<String>,
 }
 
-pub async fn get_account(state: &AppState, user_id: Uuid) -> ApiResult<Account> {
-    const FAILED: &str = "Error retrieving user account.";
-    let user = state
+/// The account `user_id`, or "Account not found."; a database error answers `failed`.
+pub async fn existing_user(state: &AppState, user_id: Uuid, failed: &'static str) -> ApiResult<users::Model> {
+    state
         .store
         .find_user(user_id)
         .await
-        .map_err(ApiError::internal_with(FAILED))?
-        .ok_or_else(|| ApiError::not_found("Account not found."))?;
+        .map_err(ApiError::internal_with(failed))?
+        .ok_or_else(|| ApiError::not_found("Account not found."))
+}
+
+pub async fn get_account(state: &AppState, user_id: Uuid) -> ApiResult<Account> {
+    const FAILED: &str = "Error retrieving user account.";
+    let user = existing_user(state, user_id, FAILED).await?;
     let devices = state.store.devices_of(user_id).await.map_err(ApiError::internal_with(FAILED))?;
     Ok(Account { user, devices })
 }
@@ -34,18 +39,10 @@ pub async fn update_account(state: &AppState, user_id: Uuid, update: AccountUpda
     if let Some(username) = &update.username {
         Username::parse_for_update(username)?;
     }
-    let AccountUpdate { username, display_name, avatar_url, lang_tag, location, timezone, metadata } = &update;
-    if username.is_none()
-        && display_name.is_none()
-        && avatar_url.is_none()
-        && lang_tag.is_none()
-        && location.is_none()
-        && timezone.is_none()
-        && metadata.is_none()
-    {
+    if update.is_empty() {
         return Err(ApiError::invalid("No fields to update."));
     }
-    if let Some(metadata) = metadata {
+    if let Some(metadata) = &update.metadata {
         let object = serde_json::from_str::<serde_json::Value>(metadata).is_ok_and(|v| v.is_object());
         if !object {
             return Err(ApiError::invalid("Metadata must be a valid JSON object."));
@@ -53,6 +50,7 @@ pub async fn update_account(state: &AppState, user_id: Uuid, update: AccountUpda
     }
     // Column sizes are enforced here so SQLite (which does not enforce them) and
     // PostgreSQL answer alike: nothing changes and the client gets Nakama's 500.
+    let AccountUpdate { display_name, avatar_url, lang_tag, location, timezone, .. } = &update;
     let too_long = |v: &Option<String>, max: usize| v.as_ref().is_some_and(|v| v.len() > max);
     if too_long(display_name, 255)
         || too_long(avatar_url, 512)

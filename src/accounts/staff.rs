@@ -106,12 +106,7 @@ pub async fn set_email(state: &AppState, user_id: Uuid, email: &str, password: O
 /// Sets a new password (8 to 1024 bytes) on an account that has an email.
 pub async fn set_password(state: &AppState, user_id: Uuid, password: &str) -> ApiResult<()> {
     const FAILED: &str = "Error while trying to update password.";
-    let user = state
-        .store
-        .find_user(user_id)
-        .await
-        .map_err(ApiError::internal_with(FAILED))?
-        .ok_or_else(|| ApiError::not_found("Account not found."))?;
+    let user = super::existing_user(state, user_id, FAILED).await?;
     let Some(email) = user.email.filter(|e| !e.is_empty()) else {
         return Err(ApiError::invalid("Cannot set a password on an account without an email."));
     };

@@ -96,15 +96,7 @@ impl Email {
         if email.is_empty() {
             return Err(ApiError::invalid("Email address is required."));
         }
-        if has_control_or_space(email) {
-            return Err(ApiError::invalid("Invalid email address, no spaces or control characters allowed."));
-        }
-        if !looks_like_email(email) {
-            return Err(ApiError::invalid("Invalid email address format."));
-        }
-        if !(10..=255).contains(&email.len()) {
-            return Err(ApiError::invalid("Invalid email address, must be 10-255 bytes."));
-        }
+        check_email_shape(email)?;
         Ok(Email(email.to_lowercase()))
     }
 
@@ -131,6 +123,20 @@ impl Password {
     }
 }
 
+/// A non-empty email's checks in authenticate.md's order: characters, format, length.
+fn check_email_shape(email: &str) -> ApiResult<()> {
+    if has_control_or_space(email) {
+        return Err(ApiError::invalid("Invalid email address, no spaces or control characters allowed."));
+    }
+    if !looks_like_email(email) {
+        return Err(ApiError::invalid("Invalid email address format."));
+    }
+    if !(10..=255).contains(&email.len()) {
+        return Err(ApiError::invalid("Invalid email address, must be 10-255 bytes."));
+    }
+    Ok(())
+}
+
 fn too_short(password: &str) -> bool {
     password.len() < 8
 }
@@ -146,15 +152,7 @@ pub enum EmailLogin {
 impl EmailLogin {
     pub fn parse(email: &str, password: &str, username: &str) -> ApiResult<Self> {
         if !email.is_empty() {
-            if has_control_or_space(email) {
-                return Err(ApiError::invalid("Invalid email address, no spaces or control characters allowed."));
-            }
-            if !looks_like_email(email) {
-                return Err(ApiError::invalid("Invalid email address format."));
-            }
-            if !(10..=255).contains(&email.len()) {
-                return Err(ApiError::invalid("Invalid email address, must be 10-255 bytes."));
-            }
+            check_email_shape(email)?;
         }
         if too_short(password) {
             return Err(ApiError::invalid("Password must be at least 8 characters long."));

@@ -117,7 +117,7 @@ pub struct UpdateBody {
 }
 
 async fn apply_update(state: &AppState, id: Uuid, b: UpdateBody) -> ApiResult<()> {
-    accounts::get_account(state, id).await?;
+    accounts::existing_user(state, id, "Error retrieving user account.").await?;
     let profile = AccountUpdate {
         username: b.username,
         display_name: b.display_name,
@@ -127,13 +127,7 @@ async fn apply_update(state: &AppState, id: Uuid, b: UpdateBody) -> ApiResult<()
         timezone: b.timezone,
         metadata: b.metadata,
     };
-    let has_profile = profile.username.is_some()
-        || profile.display_name.is_some()
-        || profile.avatar_url.is_some()
-        || profile.lang_tag.is_some()
-        || profile.location.is_some()
-        || profile.timezone.is_some()
-        || profile.metadata.is_some();
+    let has_profile = !profile.is_empty();
     if !has_profile && b.custom_id.is_none() && b.email.is_none() && b.password.is_none() {
         return Err(ApiError::invalid("No fields to update."));
     }

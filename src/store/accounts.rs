@@ -117,6 +117,14 @@ pub struct AccountUpdate {
     pub metadata: Option<String>,
 }
 
+impl AccountUpdate {
+    /// No field given: nothing to update.
+    pub fn is_empty(&self) -> bool {
+        let AccountUpdate { username, display_name, avatar_url, lang_tag, location, timezone, metadata } = self;
+        [username, display_name, avatar_url, lang_tag, location, timezone, metadata].iter().all(|f| f.is_none())
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum UnlinkOutcome {
     Unlinked,
@@ -202,19 +210,6 @@ impl Store {
             .one(&self.db)
             .await?;
         Ok(row.map(|(id, username, disable_time, password)| Login { id, username, disable_time, password }))
-    }
-
-    pub async fn find_user_by_identifier(&self, identifier: &Identifier) -> Result<Option<users::Model>, DbErr> {
-        match identifier.column() {
-            Some(column) => users::Entity::find().filter(column.eq(identifier.value())).one(&self.db).await,
-            None => {
-                users::Entity::find()
-                    .inner_join(user_device::Entity)
-                    .filter(user_device::Column::Id.eq(identifier.value()))
-                    .one(&self.db)
-                    .await
-            }
-        }
     }
 
     /// Inserts the account and its first identifier in one transaction.

@@ -230,3 +230,77 @@ impl Batches {
         Batches { find_device, insert_device }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::sync::Semaphore;
+
+    use super::Coalescer;
+
+    /// A coalescer whose batches wait for a permit of `gate`, recording their sizes.
+    fn gated(gate: Arc<Semaphore>, sizes: Arc<Mutex<Vec<usize>>>) -> Coalescer<u32, u32> {
+        Coalescer::start(move |xs: Vec<u32>| {
+            let (gate, sizes) = (gate.clone(), sizes.clone());
+            async move {
+                if let Ok(mut s) = sizes.lock() {
+                    s.push(xs.len());
+                }
+                gate.acquire().await.ok()?.forget();
+                Some(xs.into_iter().map(|x| x * 10).collect())
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn calls_queued_behind_a_running_batch_go_out_together_and_get_their_own_answers() {
+        let gate = Arc::new(Semaphore::new(0));
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let c = Arc::new(gated(gate.clone(), sizes.clone()));
+        let first = tokio::spawn({
+            let c = c.clone();
+            async move { c.call(1).await }
+        });
+        while sizes.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let rest: Vec<_> = (2..=4)
+            .map(|x| {
+                let c = c.clone();
+                tokio::spawn(async move { c.call(x).await })
+            })
+            .collect();
+        for _ in 0..10 {
+            tokio::task::yield_now().await; // the three are queued now
+        }
+        gate.add_permits(2);
+        assert_eq!(first.await.unwrap(), Some(10));
+        let mut answers = Vec::new();
+        for r in rest {
+            answers.push(r.await.unwrap());
+        }
+        assert_eq!(answers, [Some(20), Some(30), Some(40)]);
+        assert_eq!(*sizes.lock().unwrap(), [1, 3]);
+        assert_eq!(c.counts(), (2, 4, 0));
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_tells_each_caller_to_go_alone() {
+        let c: Coalescer<u32, u32> = Coalescer::start(|_xs: Vec<u32>| async { None });
+        assert_eq!(c.call(7).await, None);
+        assert_eq!(c.counts(), (1, 1, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stuck_batch_gives_up_and_the_next_calls_still_run() {
+        let gate = Arc::new(Semaphore::new(0));
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let c = gated(gate.clone(), sizes.clone());
+        // Nothing opens the gate: after STUCK (paused time runs ahead) the caller goes alone.
+        assert_eq!(c.call(1).await, None);
+        gate.add_permits(1);
+        assert_eq!(c.call(2).await, Some(20));
+        assert_eq!(c.counts(), (2, 2, 1));
+    }
+}

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::helpers::{claims, wait_for_second_start, Reply, TestApp, ADMIN};
+use crate::helpers::{claims, wait_for_second_start, wait_until, Reply, TestApp, ADMIN};
 
 /// A device account: (user id, access token).
 async fn device_user(app: &TestApp, device: &str) -> (String, String) {
@@ -15,16 +15,6 @@ async fn device_user(app: &TestApp, device: &str) -> (String, String) {
     assert_eq!(reply.status, 200, "{}", reply.text);
     let token = reply.token();
     (claims(&token)["uid"].as_str().unwrap().to_string(), token)
-}
-
-async fn wait_until(done: impl Fn() -> bool) -> bool {
-    for _ in 0..100 {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    done()
 }
 
 fn audit_actions(reply: &Reply) -> Vec<(String, String, String, String)> {

@@ -259,6 +259,17 @@ impl TestApp {
 }
 
 /// The payload of a token, unverified.
+/// Polls `done` for up to 5 s.
+pub async fn wait_until(done: impl Fn() -> bool) -> bool {
+    for _ in 0..100 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    done()
+}
+
 pub fn claims(token: &str) -> Value {
     hearth::sessions::token::decode_payload_unverified(token).unwrap_or(Value::Null)
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{claims, wait_for_second_start, TestApp};
+use crate::helpers::{claims, wait_for_second_start, wait_until, TestApp};
 
 struct User {
     token: String,
@@ -23,17 +23,6 @@ async fn user(app: &TestApp, name: &str) -> User {
     let token = reply.token();
     let id = claims(&token)["uid"].as_str().unwrap().to_string();
     User { token, id }
-}
-
-/// Polls `done` for up to 5 s.
-async fn wait_until(done: impl Fn() -> bool) -> bool {
-    for _ in 0..100 {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    done()
 }
 
 fn presence_of(event: &Value, list: &str) -> Vec<(String, String)> {
