@@ -46,6 +46,7 @@ pub const SETTINGS: &[Setting] = &[
     switch("session.single_socket", "A new socket closes the user's older sockets (default false)"),
     setting("session.max_failed_logins", "Wrong passwords per account before 429; 0 = off (default 10)"),
     setting("session.failed_login_window_sec", "Window of the failed-login count in seconds (default 600)"),
+    setting("session.max_live_sessions", "Live sessions listed for the console, in all (default 1000000)"),
     setting("database.url", "sqlite://<file> (default data/hearth.sqlite3) or postgres://user@host/db"),
     setting("database.max_connections", "Database pool size (default 16)"),
     setting("password.hash_threads", "Threads hashing passwords; 0 = one per core (default 0)"),
@@ -117,6 +118,7 @@ pub struct SessionConfig {
     pub single_socket: bool,
     pub max_failed_logins: u32,
     pub failed_login_window_sec: i64,
+    pub max_live_sessions: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -364,6 +366,7 @@ impl Default for SessionConfig {
             single_socket: false,
             max_failed_logins: 10,
             failed_login_window_sec: 600,
+            max_live_sessions: 1_000_000,
         }
     }
 }

@@ -29,7 +29,7 @@ use metrics::Metrics;
 use realtime::bus::{LocalBus, PresenceBus};
 use realtime::status::StatusRegistry;
 use realtime::SessionRegistry;
-use sessions::{SessionCache, TokenKeys};
+use sessions::{LiveSessions, SessionCache, TokenKeys};
 use social::Social;
 use store::Store;
 
@@ -39,6 +39,8 @@ pub struct AppState {
     pub store: Store,
     pub tokens: TokenKeys,
     pub cache: SessionCache,
+    /// Live sessions per user, compactly (the console's account view).
+    pub live: LiveSessions,
     pub registry: SessionRegistry,
     pub status: Arc<StatusRegistry>,
     pub bus: Arc<dyn PresenceBus>,
@@ -75,7 +77,8 @@ impl AppState {
         let bus: Arc<dyn PresenceBus> = Arc::new(LocalBus::new(status.clone(), registry.clone()));
         let state = web::Data::new(AppState {
             tokens: TokenKeys::new(&config.session),
-            cache: SessionCache::new(config.session.token_expiry_sec, config.session.refresh_token_expiry_sec),
+            cache: SessionCache::new(config.session.token_expiry_sec.max(config.session.refresh_token_expiry_sec)),
+            live: LiveSessions::new(config.session.max_live_sessions),
             registry,
             status,
             bus,
@@ -309,5 +312,18 @@ async fn sweep_loop(state: web::Data<AppState>) {
         ticker.tick().await;
         sessions::sweep(&state).await;
         console::sweep(&state).await;
+        let (session, console) = (&state.config.session, &state.config.console);
+        accounts::lockout::sweep(
+            &state.store,
+            accounts::lockout::Lockout {
+                limit: session.max_failed_logins,
+                window_sec: session.failed_login_window_sec,
+            },
+            accounts::lockout::Lockout {
+                limit: console.max_failed_logins,
+                window_sec: console.failed_login_window_sec,
+            },
+        )
+        .await;
     }
 }

@@ -2,11 +2,11 @@
 //! Times are Unix seconds (`i64`) so SQLite and PostgreSQL compare them the same way.
 
 pub mod console_audit;
-pub mod console_login_failure;
 pub mod console_revoked_token;
-pub mod login_failure;
+pub mod login_attempt;
 pub mod revoked_token;
 pub mod session_invalidation;
+pub mod token_lifetime;
 pub mod user_device;
 pub mod user_edge;
 pub mod users;

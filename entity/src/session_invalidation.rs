@@ -1,7 +1,10 @@
 use sea_orm::entity::prelude::*;
 
-/// "Every token of this user issued before `invalidated_at` is void" (logout-all, ban,
-/// delete, single_session). Kept until the newest such token would have expired.
+/// "Every token of this user issued before the instant of the invalidation is void"
+/// (logout-all, ban, delete, single_session). Tokens carry whole seconds (`iat`): those of
+/// an earlier second are void, those of `invalidated_at`'s own second are void unless their
+/// `tid` is in `kept_tids` (issued after the invalidation, in the same second). Kept until
+/// every token issued before it has expired.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "session_invalidation")]
 pub struct Model {
@@ -9,6 +12,8 @@ pub struct Model {
     pub user_id: Uuid,
     pub invalidated_at: i64,
     pub expires_at: i64,
+    /// Comma-separated token ids.
+    pub kept_tids: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,7 @@ mod m20261126_000001_accounts;
 mod m20261126_000002_user_edge;
 mod m20261126_000003_console;
 mod m20261126_000004_sqlite_device_signup;
+mod m20261130_000005_hardening;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_user_edge::Migration),
             Box::new(m20261126_000003_console::Migration),
             Box::new(m20261126_000004_sqlite_device_signup::Migration),
+            Box::new(m20261130_000005_hardening::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod friends;
 mod link;
+pub mod lockout;
 pub mod password;
 mod profile;
 mod social;
@@ -24,6 +25,7 @@ use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::store::{CreateError, Identifier, Login, NewAccount};
 use crate::AppState;
+use lockout::{Lockout, LockoutKey};
 use validate::{CustomId, DeviceId, EmailLogin, Password, Username};
 
 /// Who logged in, and whether the account was made by this request.
@@ -73,9 +75,14 @@ pub async fn authenticate_email(
                     Err(ApiError::not_found("User account not found."))
                 }
                 None => {
-                    let hash = hash_password(state, password, "Error finding or creating user account.").await?;
+                    let hash = hash_password(state, password.clone(), CREATE_FAILED).await?;
                     let profile = NewProfile { password: Some(hash), ..NewProfile::default() };
-                    create_account(state, identifier, username, profile).await
+                    match insert_account(state, identifier, username, profile).await? {
+                        Inserted::Created(created) => Ok(created),
+                        // A concurrent sign-up made the account while this one hashed: the
+                        // password is checked against the stored hash like any login.
+                        Inserted::Existing(user) => check_password(state, user, password).await,
+                    }
                 }
             }
         }
@@ -137,7 +144,28 @@ async fn create_account(
     username: Option<Username>,
     profile: NewProfile,
 ) -> ApiResult<Authenticated> {
-    const FAILED: &str = "Error finding or creating user account.";
+    match insert_account(state, identifier, username, profile).await? {
+        Inserted::Created(created) => Ok(created),
+        // A concurrent first login with the same identifier won: log into its account.
+        Inserted::Existing(user) => login(user),
+    }
+}
+
+const CREATE_FAILED: &str = "Error finding or creating user account.";
+
+/// What a sign-up found: its own new account, or the one a concurrent sign-up with the
+/// same identifier made first.
+enum Inserted {
+    Created(Authenticated),
+    Existing(Login),
+}
+
+async fn insert_account(
+    state: &AppState,
+    identifier: Identifier,
+    username: Option<Username>,
+    profile: NewProfile,
+) -> ApiResult<Inserted> {
     let new = NewAccount {
         username: username.unwrap_or_else(Username::generate).into_inner(),
         identifier: identifier.clone(),
@@ -148,51 +176,32 @@ async fn create_account(
         now: unix_now(),
     };
     match state.store.create_account(new).await {
-        Ok(user) => Ok(Authenticated { user_id: user.id, username: user.username, created: true }),
-        Err(CreateError::Db(e)) => Err(ApiError::internal(FAILED, e)),
+        Ok(user) => Ok(Inserted::Created(Authenticated { user_id: user.id, username: user.username, created: true })),
+        Err(CreateError::Db(e)) => Err(ApiError::internal(CREATE_FAILED, e)),
         Err(conflict) => {
-            // A concurrent first login with the same identifier won: log into its account.
             if let Some(user) = find(state, &identifier).await? {
-                return login(user);
+                return Ok(Inserted::Existing(user));
             }
             match conflict {
                 CreateError::UsernameTaken => Err(ApiError::already_exists("Username is already in use.")),
-                _ => Err(ApiError::new(Code::Internal, FAILED)),
+                _ => Err(ApiError::new(Code::Internal, CREATE_FAILED)),
             }
         }
     }
 }
 
-/// Mode A/B password login with client-API throttling (difference 5).
+/// Mode A/B password login with client-API throttling (difference 5): every password
+/// checked against an account first reserves an attempt of its lockout.
 async fn check_password(state: &AppState, user: Login, password: Password) -> ApiResult<Authenticated> {
     if user.disable_time != 0 {
         return Err(ApiError::permission_denied("User account banned."));
     }
-    let limit = state.config.session.max_failed_logins;
-    let window = state.config.session.failed_login_window_sec;
-    let now = unix_now();
-    let failures = if limit > 0 {
-        state.store.login_failures(user.id).await.map_err(ApiError::internal_with("Error finding user account."))?
-    } else {
-        None
-    };
-    if let Some((count, since)) = failures {
-        if count >= limit as i32 && since > now - window {
-            return Err(ApiError::new(Code::ResourceExhausted, "Try again later."));
-        }
-    }
-    if !verify_password(state, password, user.password.clone()).await? {
-        if limit > 0 {
-            if let Err(e) = state.store.record_login_failure(user.id, now, window).await {
-                tracing::warn!(error = %e, "cannot record a failed login");
-            }
-        }
+    let session = &state.config.session;
+    let lockout = Lockout { limit: session.max_failed_logins, window_sec: session.failed_login_window_sec };
+    let stored = user.password.clone();
+    let check = verify_password(state, password, stored);
+    if !lockout.check(&state.store, LockoutKey::Account(user.id), "Error finding user account.", check).await? {
         return Err(ApiError::unauthenticated("Invalid credentials."));
-    }
-    if failures.is_some() {
-        if let Err(e) = state.store.clear_login_failures(user.id).await {
-            tracing::warn!(error = %e, "cannot clear failed logins");
-        }
     }
     login(user)
 }

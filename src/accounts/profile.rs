@@ -78,7 +78,7 @@ pub async fn delete_account(state: &AppState, user_id: Uuid) -> ApiResult<()> {
     let deleted =
         state.store.delete_account(user_id).await.map_err(ApiError::internal_with("Error deleting user account."))?;
     if deleted {
-        sessions::invalidate_all(state, user_id, unix_now(), EndCause::Delete).await?;
+        sessions::invalidate(state, user_id, EndCause::Delete, None).await?;
     }
     Ok(())
 }
@@ -114,7 +114,7 @@ pub async fn ban(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
         .await
         .map_err(ApiError::internal_with("Error banning user account."))?;
     if found {
-        sessions::invalidate_all(state, user_id, now, EndCause::Ban).await?;
+        sessions::invalidate(state, user_id, EndCause::Ban, None).await?;
     }
     Ok(found)
 }

@@ -68,7 +68,7 @@ fn authorize(state: &AppState, head: &RequestHead) -> Result<SocketIdentity, Box
         user_id: claims.uid,
         username: claims.usn,
         tid: claims.tid,
-        issued_at: claims.exp - state.tokens.token_expiry_sec,
+        issued_at: claims.iat,
         // Anything `strconv.ParseBool` refuses silently means false here.
         status: go_parse_bool(&first("status")).unwrap_or(false),
         local: None,

@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::{client_address, empty, json_ok, unauthenticated, ConsoleError, ConsoleResult};
+use crate::accounts::lockout::{Lockout, LockoutKey};
 use crate::api::body::JsonBody;
 use crate::clock::unix_now;
 use crate::config::ConsoleConfig;
@@ -125,38 +126,22 @@ fn is_admin(config: &ConsoleConfig, username: &str, password: &str) -> bool {
     (user_ok & password_ok).into()
 }
 
-/// Checks a username and password with the lockout of console.md §2; records failures,
-/// resets the count on success.
+/// The longest staff username the lockout counts; longer ones cannot be the admin's.
+const MAX_USERNAME: usize = 128;
+
+/// Checks a username and password with the lockout of console.md §2 (the same one client
+/// logins use): an attempt is reserved before the comparison, a match resets the count.
 async fn check_credentials(state: &AppState, username: &str, password: &str) -> Result<(), ApiError> {
-    let limit = state.config.console.max_failed_logins;
-    let window = state.config.console.failed_login_window_sec;
-    let now = unix_now();
-    let failures = if limit > 0 {
-        state
-            .store
-            .console_login_failures(username)
-            .await
-            .map_err(ApiError::internal_with("Error checking console credentials."))?
-    } else {
-        None
-    };
-    if let Some((count, since)) = failures {
-        if count >= limit as i32 && since > now - window {
-            return Err(ApiError::new(Code::ResourceExhausted, "Try again later."));
-        }
-    }
-    if !is_admin(&state.config.console, username, password) {
-        if limit > 0 {
-            if let Err(e) = state.store.record_console_login_failure(username, now, window).await {
-                tracing::warn!(error = %e, "cannot record a failed console login");
-            }
-        }
+    // No admin name is that long or holds a control character (they would not fit the
+    // lockout's key column, or PostgreSQL's text): a plain mismatch, still audited.
+    if username.len() > MAX_USERNAME || username.chars().any(char::is_control) {
         return Err(ApiError::unauthenticated("Invalid credentials."));
     }
-    if failures.is_some() {
-        if let Err(e) = state.store.clear_console_login_failures(username).await {
-            tracing::warn!(error = %e, "cannot clear failed console logins");
-        }
+    let console = &state.config.console;
+    let lockout = Lockout { limit: console.max_failed_logins, window_sec: console.failed_login_window_sec };
+    let check = async { Ok(is_admin(console, username, password)) };
+    if !lockout.check(&state.store, LockoutKey::Staff(username), "Error checking console credentials.", check).await? {
+        return Err(ApiError::unauthenticated("Invalid credentials."));
     }
     Ok(())
 }

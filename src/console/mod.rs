@@ -126,11 +126,11 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
         .default_service(aw::to(not_found));
 }
 
-/// Forgets logged-out console tokens and login failures that no longer matter.
+/// Forgets logged-out console tokens that have expired anyway.
 pub async fn sweep(state: &AppState) {
     let now = crate::clock::unix_now();
     state.console.tokens.sweep(now);
-    if let Err(e) = state.store.sweep_console(now, state.config.console.failed_login_window_sec).await {
+    if let Err(e) = state.store.sweep_console(now).await {
         tracing::warn!(error = %e, "console sweep failed");
     }
 }

@@ -1,6 +1,6 @@
-//! Realtime: the `/ws` socket actors, one actor per user holding the user's live sessions
-//! and sockets (the `SessionRegistry` supervises both), the status registry and the bus
-//! presence events travel through.
+//! Realtime: the `/ws` socket actors, one actor per user with open sockets (the
+//! `SessionRegistry` supervises both), the status registry and the bus presence events
+//! travel through.
 
 pub mod bus;
 pub mod protocol;
@@ -11,7 +11,7 @@ pub mod transport;
 mod user_sessions;
 
 pub use registry::{EndCause, SessionRegistry};
-pub use user_sessions::{LiveSession, UserSessions, MAX_TRACKED_SESSIONS};
+pub use user_sessions::UserSessions;
 
 use sha1::{Digest, Sha1};
 use uuid::Uuid;

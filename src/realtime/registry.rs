@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use super::socket::{Disconnect, SocketActor};
 use super::user_sessions::{
-    AllSessionsEnded, CountSockets, ListSessions, LiveSession, SessionEnded, SessionStarted, SocketAttached,
-    SocketDetached, TokenRevoked, UserSessions,
+    AllSessionsEnded, CountSockets, SocketAttached, SocketDetached, TokenRevoked, UserSessions,
 };
+use crate::sessions::Invalidation;
 
 /// Why every session of a user before some second ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,8 +35,8 @@ struct Inner {
     metrics: Arc<Metrics>,
 }
 
-/// user id -> the actor holding that user's live sessions and sockets; session id -> socket.
-/// Entries exist only while something is live; an idle user actor removes itself.
+/// user id -> the actor holding that user's sockets; session id -> socket. Entries exist
+/// only while a socket is open; an idle user actor removes itself.
 #[derive(Clone)]
 pub struct SessionRegistry {
     inner: Arc<Inner>,
@@ -81,24 +81,14 @@ impl SessionRegistry {
         }
     }
 
-    /// Records a session (a login or a refresh).
-    pub fn session_started(&self, user_id: Uuid, tid: Uuid, issued_at: i64, expires_at: i64) {
-        self.with_user(user_id, SessionStarted { tid, issued_at, expires_at });
-    }
-
-    /// A refresh token id was revoked: the live session ends.
-    pub fn session_ended(&self, user_id: Uuid, tid: Uuid) {
-        self.if_user(user_id, SessionEnded { tid });
-    }
-
     /// An access token id was revoked: sockets opened with it close.
     pub fn access_revoked(&self, user_id: Uuid, tid: Uuid) {
         self.if_user(user_id, TokenRevoked { tid });
     }
 
-    /// Every session issued before `before` (Unix seconds) ended.
-    pub fn all_sessions_ended(&self, user_id: Uuid, before: i64, cause: EndCause) {
-        self.if_user(user_id, AllSessionsEnded { before, cause });
+    /// Every session the invalidation voids ended: the sockets it concerns close.
+    pub fn all_sessions_ended(&self, user_id: Uuid, invalidation: Invalidation, cause: EndCause) {
+        self.if_user(user_id, AllSessionsEnded { invalidation, cause });
     }
 
     /// A socket finished its upgrade.
@@ -148,15 +138,6 @@ impl SessionRegistry {
         }
     }
 
-    /// The user's live sessions (empty when the user holds none).
-    pub async fn sessions_of(&self, user_id: Uuid) -> Vec<LiveSession> {
-        let addr = self.inner.users.get(&user_id).map(|a| a.clone());
-        match addr {
-            Some(addr) => addr.send(ListSessions).await.unwrap_or_default(),
-            None => Vec::new(),
-        }
-    }
-
     /// The number of open sockets of one user.
     pub async fn socket_count_of(&self, user_id: Uuid) -> usize {
         let addr = self.inner.users.get(&user_id).map(|a| a.clone());
@@ -166,7 +147,7 @@ impl SessionRegistry {
         }
     }
 
-    /// Users with at least one live session or socket.
+    /// Users with at least one open socket (each has an actor).
     pub fn user_count(&self) -> usize {
         self.inner.users.len()
     }

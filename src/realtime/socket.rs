@@ -76,7 +76,7 @@ pub struct SocketIdentity {
     pub user_id: Uuid,
     pub username: String,
     pub tid: Uuid,
-    /// Issue second of the token (from `exp`), for logout-all.
+    /// Issue second of the token (`iat`), for logout-all.
     pub issued_at: i64,
     pub status: bool,
     pub local: Option<SocketAddr>,

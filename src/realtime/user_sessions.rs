@@ -1,20 +1,16 @@
+//! One actor per user with open sockets: it owns the user's sockets and applies session
+//! events to them (single_socket kicks, closes on logout, ban and delete). A user with live
+//! tokens but no socket has no actor; their sessions are listed compactly by
+//! `sessions::LiveSessions`.
+
 use std::collections::HashMap;
-use std::time::Duration;
 
 use actix::prelude::*;
 use uuid::Uuid;
 
 use super::registry::{EndCause, SessionRegistry};
 use super::socket::{Disconnect, SocketActor};
-use crate::clock::unix_now;
-
-/// One live session of a user: a token pair not yet expired nor revoked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LiveSession {
-    pub tid: Uuid,
-    pub issued_at: i64,
-    pub expires_at: i64,
-}
+use crate::sessions::Invalidation;
 
 struct AttachedSocket {
     tid: Uuid,
@@ -22,29 +18,13 @@ struct AttachedSocket {
     addr: Addr<SocketActor>,
 }
 
-/// Holds one user's live sessions and open sockets; stops itself once it holds nothing.
+/// Holds one user's open sockets; stops itself once it holds none.
 pub struct UserSessions {
     user_id: Uuid,
     registry: SessionRegistry,
     single_socket: bool,
-    sessions: HashMap<Uuid, LiveSession>,
     sockets: HashMap<Uuid, AttachedSocket>,
-    wakeup: Option<(i64, SpawnHandle)>,
     attached: bool,
-}
-
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SessionStarted {
-    pub tid: Uuid,
-    pub issued_at: i64,
-    pub expires_at: i64,
-}
-
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SessionEnded {
-    pub tid: Uuid,
 }
 
 #[derive(Message)]
@@ -56,7 +36,7 @@ pub struct TokenRevoked {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct AllSessionsEnded {
-    pub before: i64,
+    pub invalidation: Invalidation,
     pub cause: EndCause,
 }
 
@@ -78,10 +58,6 @@ pub struct SocketDetached {
 }
 
 #[derive(Message)]
-#[rtype(result = "Vec<LiveSession>")]
-pub struct ListSessions;
-
-#[derive(Message)]
 #[rtype(result = "usize")]
 pub struct CountSockets;
 
@@ -93,52 +69,16 @@ struct StopIfIdle;
 
 impl UserSessions {
     pub fn new(user_id: Uuid, registry: SessionRegistry, single_socket: bool) -> Self {
-        Self {
-            user_id,
-            registry,
-            single_socket,
-            sessions: HashMap::new(),
-            sockets: HashMap::new(),
-            wakeup: None,
-            attached: true,
-        }
+        Self { user_id, registry, single_socket, sockets: HashMap::new(), attached: true }
     }
 
-    fn expire(&mut self, now: i64) {
-        self.sessions.retain(|_, s| s.expires_at > now);
-    }
-
-    fn idle(&self) -> bool {
-        self.sessions.is_empty() && self.sockets.is_empty()
-    }
-
-    /// Wakes up at the earliest expiry; detaches when nothing is live.
+    /// Detaches once no socket is left.
     fn settle(&mut self, ctx: &mut Context<Self>) {
-        self.expire(unix_now());
-        if self.sessions.is_empty() {
-            if let Some((_, handle)) = self.wakeup.take() {
-                ctx.cancel_future(handle);
-            }
-            if self.idle() && self.attached {
-                self.attached = false;
-                self.registry.detach(self.user_id, &ctx.address());
-                ctx.address().do_send(StopIfIdle);
-            }
-            return;
+        if self.sockets.is_empty() && self.attached {
+            self.attached = false;
+            self.registry.detach(self.user_id, &ctx.address());
+            ctx.address().do_send(StopIfIdle);
         }
-        let earliest = self.sessions.values().map(|s| s.expires_at).min().unwrap_or_default();
-        if let Some((at, handle)) = self.wakeup {
-            if at <= earliest {
-                return;
-            }
-            ctx.cancel_future(handle);
-        }
-        let delay = Duration::from_secs((earliest - unix_now()).max(0) as u64) + Duration::from_millis(50);
-        let handle = ctx.run_later(delay, |actor, ctx| {
-            actor.wakeup = None;
-            actor.settle(ctx);
-        });
-        self.wakeup = Some((earliest, handle));
     }
 
     fn close_sockets(&mut self, keep: impl Fn(&AttachedSocket) -> bool, disconnect: impl Fn() -> Disconnect) {
@@ -152,40 +92,6 @@ impl Actor for UserSessions {
     type Context = Context<Self>;
 }
 
-/// Live sessions remembered per user. A client that logs in again and again (instead of
-/// refreshing) would otherwise leave an entry per login for the refresh lifetime; the
-/// oldest are forgotten here (their tokens stay valid: revocation does not depend on this
-/// list, which serves the console and socket bookkeeping).
-pub const MAX_TRACKED_SESSIONS: usize = 32;
-
-impl Handler<SessionStarted> for UserSessions {
-    type Result = ();
-    fn handle(&mut self, msg: SessionStarted, ctx: &mut Context<Self>) {
-        self.sessions
-            .insert(msg.tid, LiveSession { tid: msg.tid, issued_at: msg.issued_at, expires_at: msg.expires_at });
-        if self.sessions.len() > MAX_TRACKED_SESSIONS {
-            let oldest = self
-                .sessions
-                .values()
-                .filter(|s| s.tid != msg.tid)
-                .min_by_key(|s| (s.issued_at, s.expires_at))
-                .map(|s| s.tid);
-            if let Some(tid) = oldest {
-                self.sessions.remove(&tid);
-            }
-        }
-        self.settle(ctx);
-    }
-}
-
-impl Handler<SessionEnded> for UserSessions {
-    type Result = ();
-    fn handle(&mut self, msg: SessionEnded, ctx: &mut Context<Self>) {
-        self.sessions.remove(&msg.tid);
-        self.settle(ctx);
-    }
-}
-
 impl Handler<TokenRevoked> for UserSessions {
     type Result = ();
     fn handle(&mut self, msg: TokenRevoked, _: &mut Context<Self>) {
@@ -195,16 +101,14 @@ impl Handler<TokenRevoked> for UserSessions {
 
 impl Handler<AllSessionsEnded> for UserSessions {
     type Result = ();
-    fn handle(&mut self, msg: AllSessionsEnded, ctx: &mut Context<Self>) {
-        // Same-second sessions survive an invalidation (session.md §4).
-        self.sessions.retain(|_, s| s.issued_at >= msg.before);
+    fn handle(&mut self, msg: AllSessionsEnded, _: &mut Context<Self>) {
+        let inv = &msg.invalidation;
         match msg.cause {
-            EndCause::LogoutAll => self.close_sockets(|s| s.issued_at >= msg.before, Disconnect::plain),
+            EndCause::LogoutAll => self.close_sockets(|s| !inv.voids(s.issued_at, s.tid), Disconnect::plain),
             EndCause::SingleSession => {}
             EndCause::Ban => self.close_sockets(|_| false, Disconnect::banned),
             EndCause::Delete => self.close_sockets(|_| false, Disconnect::plain),
         }
-        self.settle(ctx);
     }
 }
 
@@ -223,22 +127,7 @@ impl Handler<SocketDetached> for UserSessions {
     type Result = ();
     fn handle(&mut self, msg: SocketDetached, ctx: &mut Context<Self>) {
         self.sockets.remove(&msg.session_id);
-        if self.sockets.is_empty() {
-            // Give the table back: a long-lived actor must not pin heap pages that the
-            // socket's own (short-lived) allocations were interleaved with.
-            self.sockets = HashMap::new();
-        }
         self.settle(ctx);
-    }
-}
-
-impl Handler<ListSessions> for UserSessions {
-    type Result = MessageResult<ListSessions>;
-    fn handle(&mut self, _: ListSessions, _: &mut Context<Self>) -> Self::Result {
-        let now = unix_now();
-        let mut live: Vec<LiveSession> = self.sessions.values().filter(|s| s.expires_at > now).cloned().collect();
-        live.sort_by_key(|s| (s.issued_at, s.tid));
-        MessageResult(live)
     }
 }
 
@@ -252,21 +141,14 @@ impl Handler<CountSockets> for UserSessions {
 impl Handler<StopIfIdle> for UserSessions {
     type Result = ();
     fn handle(&mut self, _: StopIfIdle, ctx: &mut Context<Self>) {
-        self.expire(unix_now());
-        if self.idle() {
+        if self.sockets.is_empty() {
             ctx.stop();
             return;
         }
-        // Work arrived between the detach and now: rejoin, or hand it to the successor.
+        // A socket arrived between the detach and now: rejoin, or hand it to the successor.
         match self.registry.reattach(self.user_id, ctx.address()) {
-            None => {
-                self.attached = true;
-                self.settle(ctx);
-            }
+            None => self.attached = true,
             Some(successor) => {
-                for (_, s) in self.sessions.drain() {
-                    successor.do_send(SessionStarted { tid: s.tid, issued_at: s.issued_at, expires_at: s.expires_at });
-                }
                 for (session_id, s) in self.sockets.drain() {
                     successor.do_send(SocketAttached {
                         kick_others: false,

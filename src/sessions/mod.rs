@@ -2,10 +2,14 @@
 //! written to the database before the cache, then told to the user's session actor.
 
 mod cache;
+mod live;
 pub mod token;
 
-pub use cache::SessionCache;
+pub use cache::{Invalidation, SessionCache};
+pub use live::{LiveSession, LiveSessions, MAX_SESSIONS_PER_USER};
 pub use token::{Claims, SessionTokens, TokenKeys, TokenKind, Vars};
+
+use std::time::Duration;
 
 use uuid::Uuid;
 
@@ -17,13 +21,76 @@ use crate::AppState;
 
 /// Issues a new token pair for a login, applying `session.single_session` first.
 pub async fn start_session(state: &AppState, user_id: Uuid, username: &str, vars: Vars) -> ApiResult<SessionTokens> {
-    let now = unix_now();
-    if state.config.session.single_session {
-        invalidate_all(state, user_id, now, EndCause::SingleSession).await?;
+    let tid = Uuid::new_v4();
+    let iat = if state.config.session.single_session {
+        // The invalidation and the new pair's place after it are one write.
+        invalidate(state, user_id, EndCause::SingleSession, Some(tid)).await?
+    } else {
+        issue_second(state, user_id, tid).await?
+    };
+    if state.cache.invalidation(user_id).is_some_and(|inv| inv.at >= iat - 2) {
+        // A ban or delete that landed while this login was under way (after it read the
+        // account) must not leave it with a pair: look again, on this rare path only.
+        recheck_account(state, user_id).await?;
     }
-    let tokens = state.tokens.issue(Uuid::new_v4(), user_id, username, &vars, now, now);
-    state.registry.session_started(user_id, tokens.tid, now, tokens.refresh_exp);
+    let tokens = state.tokens.issue(tid, user_id, username, &vars, iat, unix_now().max(iat));
+    state.live.started(user_id, LiveSession { tid, issued_at: iat, expires_at: tokens.refresh_exp });
     Ok(tokens)
+}
+
+async fn recheck_account(state: &AppState, user_id: Uuid) -> ApiResult<()> {
+    let user = state
+        .store
+        .find_user(user_id)
+        .await
+        .map_err(ApiError::internal_with("Error finding user account."))?
+        .ok_or_else(|| ApiError::not_found("User account not found."))?;
+    if user.disable_time != 0 {
+        return Err(ApiError::permission_denied("User account banned."));
+    }
+    Ok(())
+}
+
+/// How many tokens one invalidation keeps within its second before later logins of that
+/// second wait for the next one.
+const MAX_KEPT: usize = 16;
+
+/// The second a new token of the user is issued in (its `iat`): now, unless the user's
+/// latest invalidation falls in this second (or later, by another node's clock). Then the
+/// token is recorded as kept by it, so that it is not mistaken for one issued before it,
+/// or, when the invalidation keeps `MAX_KEPT` tokens already, the login waits for the
+/// next second.
+async fn issue_second(state: &AppState, user_id: Uuid, tid: Uuid) -> ApiResult<i64> {
+    const FAILED: &str = "Error finding or creating user account.";
+    loop {
+        let now = unix_now();
+        let Some(inv) = state.cache.invalidation(user_id).filter(|inv| inv.at >= now) else {
+            return Ok(now);
+        };
+        if inv.kept.len() >= MAX_KEPT {
+            wait_for_second(inv.at + 1).await;
+            continue;
+        }
+        let kept =
+            state.store.keep_token(user_id, inv.at, &inv.kept, tid).await.map_err(ApiError::internal_with(FAILED))?;
+        if kept {
+            state.cache.keep(user_id, inv.at, tid);
+            return Ok(inv.at);
+        }
+        // Another login or invalidation changed the stored row first: take it and look again.
+        let stored = state.store.invalidation_of(user_id).await.map_err(ApiError::internal_with(FAILED))?;
+        match stored {
+            Some(stored) => state.cache.set_invalidation(user_id, stored.into()),
+            None => return Ok(unix_now().max(inv.at + 1)),
+        }
+    }
+}
+
+/// Sleeps until Unix second `second` has begun (at most two seconds).
+async fn wait_for_second(second: i64) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let target = Duration::from_secs(second.max(0) as u64);
+    tokio::time::sleep(target.saturating_sub(now).min(Duration::from_secs(2))).await;
 }
 
 /// A token's claims when its signature, expiry and revocation state allow it.
@@ -52,7 +119,9 @@ pub async fn refresh(state: &AppState, token: &str, vars: Vars) -> ApiResult<Ses
     let vars = if vars.is_empty() { claims.vrs } else { vars };
     let now = unix_now();
     let tokens = state.tokens.issue(claims.tid, claims.uid, &user.username, &vars, claims.iat, now);
-    state.registry.session_started(claims.uid, claims.tid, now, tokens.refresh_exp);
+    state
+        .live
+        .started(claims.uid, LiveSession { tid: claims.tid, issued_at: claims.iat, expires_at: tokens.refresh_exp });
     state.metrics.add(&state.metrics.session_refreshes, 1);
     Ok(tokens)
 }
@@ -81,7 +150,7 @@ pub async fn logout(state: &AppState, caller: &Claims, token: &str, refresh_toke
         Some(claims)
     };
     if access.is_none() && refresh.is_none() {
-        return invalidate_all(state, caller.uid, now, EndCause::LogoutAll).await;
+        return invalidate(state, caller.uid, EndCause::LogoutAll, None).await.map(|_| ());
     }
     for (claims, kind) in [(access, TokenKind::Access), (refresh, TokenKind::Refresh)] {
         if let Some(claims) = claims {
@@ -101,41 +170,59 @@ pub async fn revoke(state: &AppState, claims: &Claims, kind: TokenKind) -> ApiRe
     state.cache.revoke(claims.uid, claims.tid, kind, claims.exp);
     state.metrics.revocation(RevocationCause::Logout);
     match kind {
-        TokenKind::Refresh => state.registry.session_ended(claims.uid, claims.tid),
+        TokenKind::Refresh => state.live.ended(claims.uid, claims.tid),
         TokenKind::Access => state.registry.access_revoked(claims.uid, claims.tid),
     }
     Ok(())
 }
 
-/// Voids every token of the user issued before `now` (logout-all, delete, ban, single_session).
-pub async fn invalidate_all(state: &AppState, user_id: Uuid, now: i64, cause: EndCause) -> ApiResult<()> {
+/// Voids every token of the user issued before this instant (logout-all, delete, ban,
+/// single_session), except `keep`: the pair a single_session login issues right after.
+/// Answers the invalidation's second.
+pub async fn invalidate(state: &AppState, user_id: Uuid, cause: EndCause, keep: Option<Uuid>) -> ApiResult<i64> {
+    // Never earlier than an invalidation already known (another node's clock may run ahead).
+    let at = unix_now().max(state.cache.invalidation(user_id).map_or(0, |inv| inv.at));
+    let invalidation =
+        Invalidation { at, expires: at + state.cache.invalidation_lifetime(), kept: keep.into_iter().collect() };
     state
         .store
-        .upsert_invalidation(user_id, now, now + state.cache.invalidation_lifetime())
+        .upsert_invalidation(user_id, at, invalidation.expires, &invalidation.kept)
         .await
         .map_err(ApiError::internal_with("Error logging out."))?;
-    state.cache.invalidate_all(user_id, now);
+    state.cache.set_invalidation(user_id, invalidation.clone());
     state.metrics.revocation(match cause {
         EndCause::LogoutAll => RevocationCause::LogoutAll,
         EndCause::SingleSession => RevocationCause::SingleSession,
         EndCause::Ban => RevocationCause::Ban,
         EndCause::Delete => RevocationCause::Delete,
     });
-    state.registry.all_sessions_ended(user_id, now, cause);
-    Ok(())
+    state.live.invalidated(user_id, &invalidation);
+    state.registry.all_sessions_ended(user_id, invalidation, cause);
+    Ok(at)
 }
 
-/// Loads the persisted revocations into the cache (at start).
+/// Records this node's token lifetime and loads the persisted revocations (at start).
 pub async fn load_revocations(state: &AppState) -> Result<(), sea_orm::DbErr> {
+    let session = &state.config.session;
+    let longest =
+        state.store.record_token_lifetime(session.token_expiry_sec.max(session.refresh_token_expiry_sec)).await?;
+    state.cache.set_longest_lifetime(longest);
     let stored = state.store.load_revocations(unix_now()).await?;
     state.cache.load(stored);
     Ok(())
 }
 
-/// Forgets revocations of tokens that have expired anyway, in memory and on disk.
+/// Forgets revocations of tokens that have expired anyway, in memory and on disk, and
+/// sessions that have expired.
 pub async fn sweep(state: &AppState) {
     let now = unix_now();
     state.cache.sweep(now);
+    state.live.sweep(now);
+    match state.store.longest_token_lifetime().await {
+        Ok(Some(longest)) => state.cache.set_longest_lifetime(longest),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read the longest token lifetime"),
+    }
     if let Err(e) = state.store.sweep_revocations(now).await {
         tracing::warn!(error = %e, "revocation sweep failed");
     }

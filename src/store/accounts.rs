@@ -4,8 +4,8 @@
 use entity::{user_device, user_edge, users};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement, TransactionTrait, Value,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    IdenStatic, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait, Value,
 };
 use uuid::Uuid;
 
@@ -519,7 +519,10 @@ impl Store {
         if column.as_str() == users::Column::Email.as_str() {
             update = update.col_expr(users::Column::Password, Expr::value(Option::<String>::None));
         }
-        let result = update.filter(filter).exec(&self.writer).await?;
+        let txn = self.writer.begin().await?;
+        lock_account(&txn, user_id).await?;
+        let result = update.filter(filter).exec(&txn).await?;
+        txn.commit().await?;
         Ok(if result.rows_affected > 0 { UnlinkOutcome::Unlinked } else { UnlinkOutcome::Refused })
     }
 
@@ -546,6 +549,7 @@ impl Store {
                 .to_owned(),
         ));
         let txn = self.writer.begin().await?;
+        lock_account(&txn, user_id).await?;
         let result = user_device::Entity::delete_many()
             .filter(user_device::Column::Id.eq(device_id))
             .filter(user_device::Column::UserId.eq(user_id))
@@ -573,6 +577,21 @@ impl Store {
             .await?;
         Ok(result.rows_affected > 0)
     }
+}
+
+/// Takes the account row's lock for the rest of the transaction (PostgreSQL; SQLite's one
+/// writer serialises every transaction anyway). Each unlink checks "another identifier
+/// remains" and then removes one: without the lock, two concurrent unlinks under READ
+/// COMMITTED each see the other's identifier and together remove both.
+async fn lock_account(txn: &DatabaseTransaction, user_id: Uuid) -> Result<(), DbErr> {
+    users::Entity::find_by_id(user_id)
+        .select_only()
+        .column(users::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .one(txn)
+        .await
+        .map(|_| ())
 }
 
 fn device_exists(user_id: Uuid) -> sea_orm::sea_query::SimpleExpr {

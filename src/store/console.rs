@@ -1,7 +1,7 @@
 //! Rows of the console: account search for staff, the audit trail, staff login failures
 //! and logged-out console tokens.
 
-use entity::{console_audit, console_login_failure, console_revoked_token, user_device, users};
+use entity::{console_audit, console_revoked_token, user_device, users};
 use sea_orm::sea_query::{Expr, Func, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -89,7 +89,14 @@ impl Store {
     }
 
     pub async fn insert_audit(&self, entry: AuditEntry<'_>) -> Result<(), DbErr> {
-        let clip = |s: &str, max: usize| s.chars().take(max).collect::<String>();
+        // Control characters are written as escapes: a NUL cannot be stored in PostgreSQL
+        // text, and staff should see what was sent.
+        let clip = |s: &str, max: usize| {
+            s.chars()
+                .flat_map(|c| if c.is_control() { c.escape_unicode().collect::<Vec<_>>() } else { vec![c] })
+                .take(max)
+                .collect::<String>()
+        };
         console_audit::Entity::insert(console_audit::ActiveModel {
             create_time: Set(entry.time),
             username: Set(clip(entry.username, 128)),
@@ -111,46 +118,6 @@ impl Store {
             query = query.filter(console_audit::Column::Id.lt(before));
         }
         query.order_by_desc(console_audit::Column::Id).limit(limit).all(&self.db).await
-    }
-
-    /// (failures, window_start) of a staff username.
-    pub async fn console_login_failures(&self, username: &str) -> Result<Option<(i32, i64)>, DbErr> {
-        Ok(console_login_failure::Entity::find_by_id(username.to_string())
-            .one(&self.db)
-            .await?
-            .map(|r| (r.failures, r.window_start)))
-    }
-
-    /// Counts one failed console login: within the window the count grows, after it a new
-    /// window starts at `now`.
-    pub async fn record_console_login_failure(&self, username: &str, now: i64, window_sec: i64) -> Result<(), DbErr> {
-        let t = console_login_failure::Entity;
-        let window_open = Expr::col((t, console_login_failure::Column::WindowStart)).gt(now - window_sec);
-        console_login_failure::Entity::insert(console_login_failure::ActiveModel {
-            username: Set(username.to_string()),
-            failures: Set(1),
-            window_start: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(console_login_failure::Column::Username)
-                .value(
-                    console_login_failure::Column::Failures,
-                    Expr::case(window_open.clone(), Expr::col((t, console_login_failure::Column::Failures)).add(1))
-                        .finally(1),
-                )
-                .value(
-                    console_login_failure::Column::WindowStart,
-                    Expr::case(window_open, Expr::col((t, console_login_failure::Column::WindowStart))).finally(now),
-                )
-                .to_owned(),
-        )
-        .exec_without_returning(&self.writer)
-        .await
-        .map(|_| ())
-    }
-
-    pub async fn clear_console_login_failures(&self, username: &str) -> Result<(), DbErr> {
-        console_login_failure::Entity::delete_by_id(username.to_string()).exec(&self.writer).await.map(|_| ())
     }
 
     pub async fn insert_console_revoked_token(&self, cki: Uuid, expires_at: i64) -> Result<(), DbErr> {
@@ -179,17 +146,13 @@ impl Store {
             .collect())
     }
 
-    /// Forgets expired console tokens and login-failure windows long past.
-    pub async fn sweep_console(&self, now: i64, window_sec: i64) -> Result<(), DbErr> {
+    /// Forgets console tokens that have expired anyway.
+    pub async fn sweep_console(&self, now: i64) -> Result<(), DbErr> {
         console_revoked_token::Entity::delete_many()
             .filter(console_revoked_token::Column::ExpiresAt.lte(now))
             .exec(&self.writer)
-            .await?;
-        console_login_failure::Entity::delete_many()
-            .filter(console_login_failure::Column::WindowStart.lte(now - window_sec))
-            .exec(&self.writer)
-            .await?;
-        Ok(())
+            .await
+            .map(|_| ())
     }
 
     /// (connections in use, idle connections) of the pool.

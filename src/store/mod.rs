@@ -5,6 +5,7 @@ mod accounts;
 mod batch;
 mod console;
 mod friends;
+mod login_attempts;
 mod revocations;
 
 use std::str::FromStr;
@@ -20,7 +21,7 @@ use sqlx::{ConnectOptions, Connection};
 pub use accounts::{AccountUpdate, CreateError, Identifier, Login, NewAccount, UnlinkOutcome};
 pub use console::{AccountFilter, AfterCursor, AuditEntry};
 pub use friends::{EdgeCursor, FriendEdge};
-pub use revocations::StoredRevocations;
+pub use revocations::{StoredInvalidation, StoredRevocations};
 
 use crate::config::DatabaseConfig;
 

@@ -1,20 +1,48 @@
-//! Rows behind the session cache (revoked token ids, per-user invalidation times) and the
-//! failed-login counters.
+//! Rows behind the session cache: revoked token ids, per-user invalidations and the
+//! longest token lifetime ever issued.
 
-use entity::{login_failure, revoked_token, session_invalidation};
+use entity::{revoked_token, session_invalidation, token_lifetime};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::Store;
 
+/// A user's invalidation as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredInvalidation {
+    pub user: Uuid,
+    pub at: i64,
+    pub expires: i64,
+    /// Tokens issued after it within its own second.
+    pub kept: Vec<Uuid>,
+}
+
 /// Everything still in force, loaded at start.
 #[derive(Default)]
 pub struct StoredRevocations {
-    /// (user, invalidated_at, expires_at)
-    pub invalidations: Vec<(Uuid, i64, i64)>,
+    pub invalidations: Vec<StoredInvalidation>,
     /// (tid, kind, user, expires_at)
     pub tokens: Vec<(Uuid, i16, Uuid, i64)>,
+}
+
+impl From<session_invalidation::Model> for StoredInvalidation {
+    fn from(r: session_invalidation::Model) -> Self {
+        StoredInvalidation {
+            user: r.user_id,
+            at: r.invalidated_at,
+            expires: r.expires_at,
+            kept: kept_list(&r.kept_tids),
+        }
+    }
+}
+
+fn kept_text(kept: &[Uuid]) -> String {
+    kept.iter().map(Uuid::to_string).collect::<Vec<_>>().join(",")
+}
+
+fn kept_list(text: &str) -> Vec<Uuid> {
+    text.split(',').filter_map(|t| Uuid::parse_str(t).ok()).collect()
 }
 
 impl Store {
@@ -24,7 +52,7 @@ impl Store {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|r| (r.user_id, r.invalidated_at, r.expires_at))
+            .map(StoredInvalidation::from)
             .collect();
         let tokens = revoked_token::Entity::find()
             .filter(revoked_token::Column::ExpiresAt.gt(now))
@@ -34,6 +62,11 @@ impl Store {
             .map(|r| (r.tid, r.kind, r.user_id, r.expires_at))
             .collect();
         Ok(StoredRevocations { invalidations, tokens })
+    }
+
+    /// The user's stored invalidation, if any.
+    pub async fn invalidation_of(&self, user_id: Uuid) -> Result<Option<StoredInvalidation>, DbErr> {
+        Ok(session_invalidation::Entity::find_by_id(user_id).one(&self.writer).await?.map(StoredInvalidation::from))
     }
 
     pub async fn insert_revoked_token(
@@ -59,20 +92,67 @@ impl Store {
         .map(|_| ())
     }
 
-    pub async fn upsert_invalidation(&self, user_id: Uuid, invalidated_at: i64, expires_at: i64) -> Result<(), DbErr> {
+    /// Stores the user's invalidation, replacing the previous one.
+    pub async fn upsert_invalidation(&self, user_id: Uuid, at: i64, expires: i64, kept: &[Uuid]) -> Result<(), DbErr> {
         session_invalidation::Entity::insert(session_invalidation::ActiveModel {
             user_id: Set(user_id),
-            invalidated_at: Set(invalidated_at),
-            expires_at: Set(expires_at),
+            invalidated_at: Set(at),
+            expires_at: Set(expires),
+            kept_tids: Set(kept_text(kept)),
         })
         .on_conflict(
             OnConflict::column(session_invalidation::Column::UserId)
-                .update_columns([session_invalidation::Column::InvalidatedAt, session_invalidation::Column::ExpiresAt])
+                .update_columns([
+                    session_invalidation::Column::InvalidatedAt,
+                    session_invalidation::Column::ExpiresAt,
+                    session_invalidation::Column::KeptTids,
+                ])
                 .to_owned(),
         )
         .exec_without_returning(&self.writer)
         .await
         .map(|_| ())
+    }
+
+    /// Adds `tid` to the tokens kept by the user's invalidation at `at`, provided that is
+    /// still the stored one and it keeps exactly `kept` (compare and set: a concurrent
+    /// invalidation or keep makes this return `false`, and the caller looks again).
+    pub async fn keep_token(&self, user_id: Uuid, at: i64, kept: &[Uuid], tid: Uuid) -> Result<bool, DbErr> {
+        let mut next = kept.to_vec();
+        next.push(tid);
+        let result = session_invalidation::Entity::update_many()
+            .col_expr(session_invalidation::Column::KeptTids, Expr::value(kept_text(&next)))
+            .filter(session_invalidation::Column::UserId.eq(user_id))
+            .filter(session_invalidation::Column::InvalidatedAt.eq(at))
+            .filter(session_invalidation::Column::KeptTids.eq(kept_text(kept)))
+            .exec(&self.writer)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Records that tokens live `lifetime` seconds on this node and answers the longest
+    /// lifetime any node has stored.
+    pub async fn record_token_lifetime(&self, lifetime: i64) -> Result<i64, DbErr> {
+        token_lifetime::Entity::insert(token_lifetime::ActiveModel { id: Set(1), longest_sec: Set(lifetime) })
+            .on_conflict(
+                OnConflict::column(token_lifetime::Column::Id)
+                    .value(
+                        token_lifetime::Column::LongestSec,
+                        Expr::case(
+                            Expr::col((token_lifetime::Entity, token_lifetime::Column::LongestSec)).lt(lifetime),
+                            lifetime,
+                        )
+                        .finally(Expr::col((token_lifetime::Entity, token_lifetime::Column::LongestSec))),
+                    )
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.writer)
+            .await?;
+        self.longest_token_lifetime().await.map(|stored| stored.unwrap_or(lifetime).max(lifetime))
+    }
+
+    pub async fn longest_token_lifetime(&self) -> Result<Option<i64>, DbErr> {
+        Ok(token_lifetime::Entity::find_by_id(1i16).one(&self.db).await?.map(|r| r.longest_sec))
     }
 
     /// Drops rows whose tokens have all expired.
@@ -86,45 +166,5 @@ impl Store {
             .exec(&self.writer)
             .await?;
         Ok(())
-    }
-
-    /// (failures, window_start) of an account, if any were recorded.
-    pub async fn login_failures(&self, user_id: Uuid) -> Result<Option<(i32, i64)>, DbErr> {
-        Ok(login_failure::Entity::find_by_id(user_id).one(&self.db).await?.map(|r| (r.failures, r.window_start)))
-    }
-
-    /// Counts one wrong password atomically: within the window the count grows, after it
-    /// a new window starts at `now`.
-    pub async fn record_login_failure(&self, user_id: Uuid, now: i64, window_sec: i64) -> Result<(), DbErr> {
-        let window_open = Expr::col((login_failure::Entity, login_failure::Column::WindowStart)).gt(now - window_sec);
-        login_failure::Entity::insert(login_failure::ActiveModel {
-            user_id: Set(user_id),
-            failures: Set(1),
-            window_start: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(login_failure::Column::UserId)
-                .value(
-                    login_failure::Column::Failures,
-                    Expr::case(
-                        window_open.clone(),
-                        Expr::col((login_failure::Entity, login_failure::Column::Failures)).add(1),
-                    )
-                    .finally(1),
-                )
-                .value(
-                    login_failure::Column::WindowStart,
-                    Expr::case(window_open, Expr::col((login_failure::Entity, login_failure::Column::WindowStart)))
-                        .finally(now),
-                )
-                .to_owned(),
-        )
-        .exec_without_returning(&self.writer)
-        .await
-        .map(|_| ())
-    }
-
-    pub async fn clear_login_failures(&self, user_id: Uuid) -> Result<(), DbErr> {
-        login_failure::Entity::delete_by_id(user_id).exec(&self.writer).await.map(|_| ())
     }
 }

@@ -80,15 +80,13 @@ async fn update_account_rules_in_order(app: TestApp) {
 both_backends!(delete_account_frees_identifiers_and_voids_tokens);
 async fn delete_account_frees_identifiers_and_voids_tokens(app: TestApp) {
     let login = app.device("deleted-device-1").await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let token = app.device("deleted-device-1").await.token();
     let reply = app.delete_bearer("/v2/account", &token).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.text, "{}");
+    // Every token issued before the delete is void, the caller's own too.
     app.get_bearer("/v2/account", &login.token()).await.assert_error(401, 16, "Auth token invalid");
-    // The same-second token survives the invalidation but finds no account.
-    app.get_bearer("/v2/account", &token).await.assert_error(404, 5, "Account not found.");
-    assert_eq!(app.delete_bearer("/v2/account", &token).await.status, 200);
+    app.get_bearer("/v2/account", &token).await.assert_error(401, 16, "Auth token invalid");
     app.post_key("/v2/account/authenticate/device?create=false", r#"{"id":"deleted-device-1"}"#).await.assert_error(
         404,
         5,
@@ -133,10 +131,11 @@ async fn renaming_to_the_current_name_changes_nothing(app: TestApp) {
 
 both_backends!(deleted_account_token_link_answers_like_nakama);
 async fn deleted_account_token_link_answers_like_nakama(app: TestApp) {
-    crate::helpers::wait_for_second_start().await;
     let token = app.new_device_token().await;
-    assert_eq!(app.delete_bearer("/v2/account", &token).await.status, 200);
-    // The token of the deletion's own second still verifies; the account is gone.
+    // The row goes without the delete's invalidation (by hand, or on another node before
+    // the news arrives): the token still verifies and the account is gone.
+    let uid = uuid::Uuid::parse_str(claims(&token)["uid"].as_str().unwrap()).unwrap();
+    assert!(app.state.store.delete_account(uid).await.unwrap());
     app.post_bearer("/v2/account/link/custom", &token, r#"{"id":"orphan-custom"}"#).await.assert_error(
         409,
         6,

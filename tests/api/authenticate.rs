@@ -341,18 +341,17 @@ async fn banned_account_cannot_authenticate(app: TestApp) {
 
 both_backends!(refresh_of_a_banned_account_is_refused);
 async fn refresh_of_a_banned_account_is_refused(app: TestApp) {
-    // A refresh token from the ban's own second survives the invalidation and meets the ban check.
-    crate::helpers::wait_for_second_start().await;
-    let same_second = app.device("banned-device-2").await;
-    let uid = uuid::Uuid::parse_str(claims(&same_second.token())["uid"].as_str().unwrap()).unwrap();
-    hearth::accounts::ban(&app.state, uid).await.unwrap();
-    app.post_key("/v2/account/session/refresh", &format!(r#"{{"token":"{}"}}"#, same_second.refresh_token()))
+    // A ban stored without its invalidation (set by hand, or on another node before the
+    // news arrives): the refresh meets the ban check.
+    let login = app.device("banned-device-2").await;
+    let uid = uuid::Uuid::parse_str(claims(&login.token())["uid"].as_str().unwrap()).unwrap();
+    assert!(app.state.store.set_disable_time(uid, hearth::clock::unix_now()).await.unwrap());
+    app.post_key("/v2/account/session/refresh", &format!(r#"{{"token":"{}"}}"#, login.refresh_token()))
         .await
         .assert_error(403, 7, "User account banned.");
-    // An older one is void.
+    // A real ban voids every token issued before it.
     hearth::accounts::unban(&app.state, uid).await.unwrap();
     let older = app.device("banned-device-2").await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     hearth::accounts::ban(&app.state, uid).await.unwrap();
     app.post_key("/v2/account/session/refresh", &format!(r#"{{"token":"{}"}}"#, older.refresh_token()))
         .await

@@ -335,16 +335,20 @@ async fn account_delete_and_logout_close_sockets(app: TestApp) {
     assert_eq!(app.delete_bearer("/v2/account", &b.token).await.status, 200);
     let (code, reason, _) = ws.closed().await;
     assert_eq!((code, reason.as_str()), (1000, "server-side session disconnect"));
-    // Logout-all closes sockets of older tokens only.
+    // Logout-all closes the sockets of every token issued before it, the caller's too,
+    // even within the same second; a socket of a later login stays.
     let c = user(&app, "logoutall").await;
-    let mut old = app.ws(&c.token, false).await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
     wait_for_second_start().await;
+    let mut old = app.ws(&c.token, false).await;
+    let same_second = app.device("device-logoutall-0001").await.token();
+    let mut caller = app.ws(&same_second, false).await;
+    assert_eq!(app.post_bearer("/v2/session/logout", &same_second, "{}").await.status, 200);
     let fresh = app.device("device-logoutall-0001").await.token();
     let mut new = app.ws(&fresh, false).await;
-    assert_eq!(app.post_bearer("/v2/session/logout", &fresh, "{}").await.status, 200);
-    let (code, _, _) = old.closed().await;
-    assert_eq!(code, 1000);
+    for socket in [&mut old, &mut caller] {
+        let (code, reason, _) = socket.closed().await;
+        assert_eq!((code, reason.as_str()), (1000, "server-side session disconnect"));
+    }
     assert_eq!(new.request(r#"{"cid":"1","ping":{}}"#).await, json!({"cid":"1","pong":{}}));
 }
 

@@ -1,12 +1,13 @@
 use sea_orm::entity::prelude::*;
 
-/// Failed console logins of one staff username, for the console lockout.
+/// Password attempts of one lockout key (`user:<id>` for client logins, `console:<name>`
+/// for staff) in the current window. An attempt is counted before its password is checked.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "console_login_failure")]
+#[sea_orm(table_name = "login_attempt")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub username: String,
-    pub failures: i32,
+    pub key: String,
+    pub attempts: i32,
     pub window_start: i64,
 }
 

@@ -1,13 +1,13 @@
 use sea_orm::entity::prelude::*;
 
-/// Wrong-password counter of one account for client-API login throttling.
+/// One row (`id` 1): the longest token lifetime any node has issued tokens with. An
+/// invalidation is kept that long, whatever the lifetimes configured later.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "login_failure")]
+#[sea_orm(table_name = "token_lifetime")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub user_id: Uuid,
-    pub failures: i32,
-    pub window_start: i64,
+    pub id: i16,
+    pub longest_sec: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
