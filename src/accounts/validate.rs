@@ -10,7 +10,8 @@ fn has_control_or_space(s: &str) -> bool {
     s.bytes().any(|b| b < 0x20 || b == 0x7f || b == b' ')
 }
 
-fn has_control(s: &str) -> bool {
+/// ASCII control characters (0x00-0x1F, 0x7F).
+pub fn has_control(s: &str) -> bool {
     s.bytes().any(|b| b < 0x20 || b == 0x7f)
 }
 

@@ -231,6 +231,11 @@ impl TestApp {
         reply.token()
     }
 
+    /// How many accounts the database holds.
+    pub async fn account_count(&self) -> u64 {
+        self.state.store.count_users(&hearth::store::AccountFilter::All).await.expect("count accounts")
+    }
+
     pub async fn account(&self, token: &str) -> Value {
         let reply = self.get_bearer("/v2/account", token).await;
         assert_eq!(reply.status, 200, "{}", reply.text);

@@ -13,6 +13,7 @@ mod link;
 mod metrics;
 mod realtime;
 mod session;
+mod social_answer_shapes;
 mod social_apple;
 mod social_facebook;
 mod social_gamecenter;

@@ -9,9 +9,10 @@ use crate::helpers::TestApp;
 use crate::provider::{Provider, INSTANT_GAME_SECRET};
 use crate::provider_test;
 
-const AUTH: &str = "/v2/account/authenticate/facebookinstantgame";
-const AUTH_REFUSED: &str = "Error extracting the Facebook Instant Game player ID or validating the signature";
-const REFUSED: &str = "Could not authenticate Facebook Instant Game profile.";
+pub(crate) const AUTH: &str = "/v2/account/authenticate/facebookinstantgame";
+pub(crate) const AUTH_REFUSED: &str =
+    "Error extracting the Facebook Instant Game player ID or validating the signature";
+pub(crate) const REFUSED: &str = "Could not authenticate Facebook Instant Game profile.";
 const NOT_CONFIGURED: &str = "Facebook Instant Game authentication is not configured.";
 const LAST: &str = "Cannot unlink last account identifier. Check profile exists and is not last link.";
 
@@ -22,13 +23,18 @@ fn signed(secret: &str, algorithm: &str, player_id: &str) -> String {
         "player_id": player_id,
         "request_payload": "level-3",
     });
-    let payload = URL_SAFE_NO_PAD.encode(payload.to_string());
+    sign_payload(secret, &payload.to_string())
+}
+
+/// `<signature>.<payload>` for any payload text, signed with HMAC-SHA256.
+pub(crate) fn sign_payload(secret: &str, payload: &str) -> String {
+    let payload = URL_SAFE_NO_PAD.encode(payload);
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
     let tag = ring::hmac::sign(&key, payload.as_bytes());
     format!("{}.{payload}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
 }
 
-fn body(info: &str) -> String {
+pub(crate) fn body(info: &str) -> String {
     json!({ "signed_player_info": info }).to_string()
 }
 
