@@ -326,6 +326,14 @@ impl TestApp {
         self.console(reqwest::Method::POST, path, Some(token), body).await
     }
 
+    /// The usernames a console account search for `filter` (already URL-encoded) lists.
+    pub async fn console_search(&self, filter: &str, token: &str) -> Vec<String> {
+        let reply = self.console_get(&format!("/v2/console/account?filter={filter}"), token).await;
+        assert_eq!(reply.status, 200, "filter {filter}: {}", reply.text);
+        let users = reply.body["users"].as_array().expect("users");
+        users.iter().map(|u| u["username"].as_str().unwrap_or_default().to_string()).collect()
+    }
+
     /// The Prometheus text of the console's `/metrics`.
     pub async fn scrape(&self) -> String {
         let res = self.client.get(self.console_url("/metrics")).send().await.expect("scrape");

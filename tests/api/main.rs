@@ -20,4 +20,5 @@ mod social_gamecenter;
 mod social_google;
 mod social_instant_game;
 mod social_steam;
+mod text_edges;
 mod ws_client;
