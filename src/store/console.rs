@@ -19,7 +19,8 @@ pub enum AccountFilter {
     /// Usernames made of these pieces in order with any text between them (the staff's
     /// `%`): each piece matches itself, letters A-Z in either case.
     UsernamePattern(Vec<String>),
-    /// Exactly this username, device id, custom id or (lower-cased) email.
+    /// Exactly this username, device id or custom id, or an email equal to it when letters
+    /// A-Z are compared in either case.
     Exact(String),
 }
 
@@ -76,7 +77,11 @@ fn filter_condition(filter: &AccountFilter, backend: DbBackend) -> Condition {
         AccountFilter::Exact(value) => Condition::any()
             .add(users::Column::Username.eq(value.as_str()))
             .add(users::Column::CustomId.eq(value.as_str()))
-            .add(users::Column::Email.eq(value.to_lowercase()))
+            // What email sign-up stores (Unicode lower case) and any case of A-Z.
+            .add(
+                Expr::expr(lower_ascii(backend, users::Column::Email))
+                    .is_in([value.to_ascii_lowercase(), value.to_lowercase()]),
+            )
             .add(
                 users::Column::Id.in_subquery(
                     Query::select()
