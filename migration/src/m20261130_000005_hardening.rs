@@ -1,6 +1,7 @@
 //! Wave 2 hardening: one table of login attempts for client and console lockouts (an
 //! attempt is reserved before the password is checked), the tokens kept by an
-//! invalidation within its own second, and the longest token lifetime ever in force.
+//! invalidation within its own second, the longest token lifetime ever in force, and an
+//! index for the console's case-insensitive email search.
 
 use sea_orm_migration::prelude::*;
 
@@ -68,6 +69,15 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // The console's exact search compares emails with A-Z in either case (store/console.rs):
+        // an index on that expression keeps it from scanning every account.
+        let email_index = match manager.get_database_backend() {
+            sea_orm_migration::sea_orm::DatabaseBackend::Postgres => {
+                r#"CREATE INDEX users_email_lower_idx ON users (lower(email COLLATE "C"))"#
+            }
+            _ => "CREATE INDEX users_email_lower_idx ON users (lower(email))",
+        };
+        manager.get_connection().execute_unprepared(email_index).await?;
         manager
             .create_table(
                 Table::create()
@@ -81,6 +91,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(TokenLifetime::Table).to_owned()).await?;
+        manager.get_connection().execute_unprepared("DROP INDEX users_email_lower_idx").await?;
         manager
             .alter_table(
                 Table::alter().table(SessionInvalidation::Table).drop_column(SessionInvalidation::KeptTids).to_owned(),

@@ -73,26 +73,25 @@ pub(super) async fn set_identifier(
 }
 
 pub async fn unlink_device(state: &AppState, user_id: Uuid, id: &str) -> ApiResult<()> {
-    if id.is_empty() {
-        return Err(ApiError::invalid("A device ID must be supplied."));
-    }
+    let device = DeviceId::parse_for_unlink(id)?;
     let outcome = state
         .store
-        .unlink_device(user_id, id, unix_now())
+        .unlink_device(user_id, device.as_str(), unix_now())
         .await
         .map_err(ApiError::internal_with("Could not unlink device ID."))?;
     unlinked(outcome)
 }
 
 pub async fn unlink_custom(state: &AppState, user_id: Uuid, id: &str) -> ApiResult<()> {
-    let expected = (!id.is_empty()).then_some(id);
+    let expected = CustomId::parse_for_unlink(id)?;
+    let expected = expected.as_ref().map(CustomId::as_str);
     unlink_column(state, user_id, users::Column::CustomId, expected, "Error while trying to unlink custom ID.").await
 }
 
 pub async fn unlink_email(state: &AppState, user_id: Uuid, email: &str) -> ApiResult<()> {
-    let expected = (!email.is_empty()).then(|| Email::normalise(email));
-    unlink_column(state, user_id, users::Column::Email, expected.as_deref(), "Error while trying to unlink email.")
-        .await
+    let expected = Email::parse_for_unlink(email)?;
+    let expected = expected.as_ref().map(Email::as_str);
+    unlink_column(state, user_id, users::Column::Email, expected, "Error while trying to unlink email.").await
 }
 
 /// Clears a column identifier, guarded by the last-identifier rule.

@@ -3,7 +3,7 @@
 use entity::users;
 use uuid::Uuid;
 
-use super::validate::Username;
+use super::validate::{ProfileUpdate, UserLookup};
 use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult};
 use crate::realtime::EndCause;
@@ -36,21 +36,10 @@ pub async fn get_account(state: &AppState, user_id: Uuid) -> ApiResult<Account> 
 
 pub async fn update_account(state: &AppState, user_id: Uuid, update: AccountUpdate) -> ApiResult<()> {
     const FAILED: &str = "Error while trying to update account.";
-    if let Some(username) = &update.username {
-        Username::parse_for_update(username)?;
-    }
-    if update.is_empty() {
-        return Err(ApiError::invalid("No fields to update."));
-    }
-    if let Some(metadata) = &update.metadata {
-        let object = serde_json::from_str::<serde_json::Value>(metadata).is_ok_and(|v| v.is_object());
-        if !object {
-            return Err(ApiError::invalid("Metadata must be a valid JSON object."));
-        }
-    }
+    let update = ProfileUpdate::parse(update)?;
     // Column sizes are enforced here so SQLite (which does not enforce them) and
     // PostgreSQL answer alike: nothing changes and the client gets Nakama's 500.
-    let AccountUpdate { display_name, avatar_url, lang_tag, location, timezone, .. } = &update;
+    let AccountUpdate { display_name, avatar_url, lang_tag, location, timezone, .. } = update.as_update();
     let too_long = |v: &Option<String>, max: usize| v.as_ref().is_some_and(|v| v.len() > max);
     if too_long(display_name, 255)
         || too_long(avatar_url, 512)
@@ -64,7 +53,7 @@ pub async fn update_account(state: &AppState, user_id: Uuid, update: AccountUpda
     let Some(user) = state.store.find_user(user_id).await.map_err(ApiError::internal_with(FAILED))? else {
         return Ok(());
     };
-    match state.store.update_account(&user, update, unix_now()).await {
+    match state.store.update_account(&user, update.into_inner(), unix_now()).await {
         Ok(_) => Ok(()),
         Err(e) if unique_violation(&e).is_some() => {
             Err(ApiError::invalid("rpc error: code = AlreadyExists desc = Username is already in use."))
@@ -83,24 +72,17 @@ pub async fn delete_account(state: &AppState, user_id: Uuid) -> ApiResult<()> {
     Ok(())
 }
 
-/// `GET /v2/user`: ids must be UUIDs; unknown values are skipped.
+/// `GET /v2/user` (`UserLookup` for the rules); unknown values are skipped.
 pub async fn get_users(
     state: &AppState,
     ids: &[String],
-    usernames: &[String],
-    facebook_ids: &[String],
+    usernames: Vec<String>,
+    facebook_ids: Vec<String>,
 ) -> ApiResult<Vec<users::Model>> {
-    let mut parsed = Vec::with_capacity(ids.len());
-    for id in ids {
-        let uuid = Uuid::parse_str(id)
-            .ok()
-            .filter(|_| id.len() == 36)
-            .ok_or_else(|| ApiError::invalid(format!("ID '{id}' is not a valid system ID.")))?;
-        parsed.push(uuid);
-    }
+    let lookup = UserLookup::parse(ids, usernames, facebook_ids)?;
     state
         .store
-        .find_users(&parsed, usernames, facebook_ids)
+        .find_users(&lookup.ids, &lookup.usernames, &lookup.facebook_ids)
         .await
         .map_err(ApiError::internal_with("Error retrieving user accounts."))
 }

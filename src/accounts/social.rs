@@ -123,6 +123,18 @@ fn instant_game_secret(state: &AppState) -> &str {
     &state.config.social.facebook_instant_game.app_secret
 }
 
+/// The request is checked before the configuration, as Nakama validates it before it reads
+/// any setting (authenticate.md §4, link-unlink.md §3).
+fn check_instant_game_request(state: &AppState, signed_player_info: &str) -> ApiResult<()> {
+    if signed_player_info.is_empty() {
+        return Err(ApiError::invalid("Signed Player Info for a Facebook Instant Game is required."));
+    }
+    if instant_game_secret(state).is_empty() {
+        return Err(not_configured(&INSTANT_GAME));
+    }
+    Ok(())
+}
+
 /// A provider's email written over the account's; one owned by another account is skipped.
 async fn import_email(state: &AppState, user_id: Uuid, email: Option<&str>, texts: &Texts) -> ApiResult<()> {
     let Some(email) = email else {
@@ -197,12 +209,7 @@ pub async fn authenticate_facebook_instant_game(
     create: bool,
     username: &str,
 ) -> ApiResult<Authenticated> {
-    if instant_game_secret(state).is_empty() {
-        return Err(not_configured(&INSTANT_GAME));
-    }
-    if signed_player_info.is_empty() {
-        return Err(ApiError::invalid("Signed Player Info for a Facebook Instant Game is required."));
-    }
+    check_instant_game_request(state, signed_player_info)?;
     let username = Username::parse_optional(username)?;
     let player_id = social::facebook_instant::verify(instant_game_secret(state), signed_player_info)
         .map_err(|e| refusal(&INSTANT_GAME, e, Code::DataLoss, INSTANT_GAME_AUTH_REFUSED))?;
@@ -336,12 +343,7 @@ pub async fn link_facebook(state: &AppState, user_id: Uuid, token: &str, sync: b
 }
 
 pub async fn link_facebook_instant_game(state: &AppState, user_id: Uuid, signed_player_info: &str) -> ApiResult<()> {
-    if instant_game_secret(state).is_empty() {
-        return Err(not_configured(&INSTANT_GAME));
-    }
-    if signed_player_info.is_empty() {
-        return Err(ApiError::invalid("Signed Player Info for a Facebook Instant Game is required."));
-    }
+    check_instant_game_request(state, signed_player_info)?;
     let player_id = social::facebook_instant::verify(instant_game_secret(state), signed_player_info)
         .map_err(refused(&INSTANT_GAME))?;
     link(state, user_id, Identifier::FacebookInstantGame(player_id), &INSTANT_GAME).await

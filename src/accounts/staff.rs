@@ -7,7 +7,7 @@ use base64::Engine;
 use entity::users;
 use uuid::Uuid;
 
-use super::validate::{parse_email_link, Email};
+use super::validate::{has_control, parse_email_link, Email, PlainText, TextField};
 use super::{hash_password, unlink_custom, unlink_device, unlink_email};
 use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult};
@@ -24,19 +24,21 @@ pub struct AccountPage {
     pub next_cursor: String,
 }
 
-/// The list filter of console.md §3: empty = all by id; a UUID = that account; `%` = a
-/// case-insensitive username pattern; anything else = that exact username, device id,
-/// custom id or email.
-pub fn parse_filter(filter: &str) -> AccountFilter {
-    if filter.is_empty() {
+/// The list filter of console.md §3: empty = all by id; a UUID = that account; a value
+/// with `%` = a username pattern in which each `%` stands for any text and every other
+/// character for itself (`_` and `\` included); anything else = that exact username,
+/// device id, custom id or email. No control characters.
+pub fn parse_filter(filter: &str) -> ApiResult<AccountFilter> {
+    let filter = PlainText::parse(TextField::ConsoleFilter, filter)?.into_inner();
+    Ok(if filter.is_empty() {
         AccountFilter::All
-    } else if let Some(id) = Uuid::parse_str(filter).ok().filter(|_| filter.len() == 36) {
+    } else if let Some(id) = Uuid::parse_str(&filter).ok().filter(|_| filter.len() == 36) {
         AccountFilter::Id(id)
     } else if filter.contains('%') {
-        AccountFilter::UsernamePattern(filter.to_string())
+        AccountFilter::UsernamePattern(filter.split('%').map(str::to_string).collect())
     } else {
-        AccountFilter::Exact(filter.to_string())
-    }
+        AccountFilter::Exact(filter)
+    })
 }
 
 fn encode_cursor(after: &AfterCursor) -> String {
@@ -55,14 +57,14 @@ fn decode_cursor(cursor: &str) -> Option<AfterCursor> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
     match text.split_once(':')? {
         ("i", id) => Uuid::parse_str(id).ok().map(AfterCursor::Id),
-        ("u", name) => Some(AfterCursor::Username(name.to_string())),
+        ("u", name) if !has_control(name) => Some(AfterCursor::Username(name.to_string())),
         _ => None,
     }
 }
 
 pub async fn list_accounts(state: &AppState, filter: &str, cursor: &str) -> ApiResult<AccountPage> {
     const FAILED: &str = "An error occurred while trying to list users.";
-    let filter = parse_filter(filter);
+    let filter = parse_filter(filter)?;
     let after = decode_cursor(cursor).ok_or_else(|| ApiError::invalid("Invalid cursor."))?;
     let mut users =
         state.store.list_users(&filter, &after, PAGE_SIZE + 1).await.map_err(ApiError::internal_with(FAILED))?;
@@ -114,7 +116,7 @@ pub async fn set_password(state: &AppState, user_id: Uuid, password: &str) -> Ap
     let hash = hash_password(state, password, FAILED).await?;
     state
         .store
-        .set_identifier(user_id, &Identifier::Email(Email::normalise(email.as_str())), Some(hash), unix_now())
+        .set_identifier(user_id, &Identifier::Email(email.into_inner()), Some(hash), unix_now())
         .await
         .map_err(ApiError::internal_with(FAILED))?;
     Ok(())
@@ -147,5 +149,33 @@ pub async fn unlink(state: &AppState, user_id: Uuid, kind: &str, device_id: &str
         "google" => super::unlink_google(state, user_id, "").await,
         "steam" => super::unlink_steam(state, user_id, "").await,
         _ => Err(ApiError::not_found("Not Found")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse_into_their_kinds() {
+        assert_eq!(parse_filter("").unwrap(), AccountFilter::All);
+        let id = "7d3c3f4e-0b8a-4d4c-9a7e-2f0c1b2a3d4e";
+        assert_eq!(parse_filter(id).unwrap(), AccountFilter::Id(Uuid::parse_str(id).unwrap()));
+        assert_eq!(parse_filter(r"a_c\").unwrap(), AccountFilter::Exact(r"a_c\".into()));
+        let pieces = |p: &[&str]| AccountFilter::UsernamePattern(p.iter().map(|s| s.to_string()).collect());
+        assert_eq!(parse_filter("player_%").unwrap(), pieces(&["player_", ""]));
+        assert_eq!(parse_filter(r"%a%%\").unwrap(), pieces(&["", "a", "", r"\"]));
+        for bad in ["a\u{0}b", "\u{1}%", "x\u{7f}"] {
+            let error = parse_filter(bad).unwrap_err();
+            assert_eq!(error.message, "Filter invalid, no control characters allowed.");
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_control_characters() {
+        let after = AfterCursor::Username(r"ends\".into());
+        assert_eq!(decode_cursor(&encode_cursor(&after)), Some(after));
+        assert_eq!(decode_cursor(&encode_cursor(&AfterCursor::Username("a\u{0}b".into()))), None);
+        assert_eq!(decode_cursor(""), Some(AfterCursor::Start));
     }
 }

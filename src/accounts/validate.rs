@@ -2,15 +2,24 @@
 //! spec's messages for every way they can be wrong (authenticate.md §3-4, link-unlink.md §3).
 
 use rand::Rng;
+use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
+use crate::store::AccountUpdate;
+
+const DEVICE_CHARS: &str = "Device ID invalid, no spaces or control characters allowed.";
+const LINK_CUSTOM_CHARS: &str = "Invalid custom ID, no spaces or control characters allowed.";
+const EMAIL_CHARS: &str = "Invalid email address, no spaces or control characters allowed.";
+const USERNAME_CHARS: &str = "Username invalid, no spaces or control characters allowed.";
+const USERNAME_LENGTH: &str = "Username invalid, must be 1-128 bytes.";
 
 /// ASCII control characters and the whitespace Nakama refuses in identifiers.
 fn has_control_or_space(s: &str) -> bool {
     s.bytes().any(|b| b < 0x20 || b == 0x7f || b == b' ')
 }
 
-fn has_control(s: &str) -> bool {
+/// ASCII control characters (0x00-0x1F, 0x7F).
+pub fn has_control(s: &str) -> bool {
     s.bytes().any(|b| b < 0x20 || b == 0x7f)
 }
 
@@ -23,12 +32,26 @@ impl DeviceId {
             return Err(ApiError::invalid("Device ID is required."));
         }
         if has_control_or_space(id) {
-            return Err(ApiError::invalid("Device ID invalid, no spaces or control characters allowed."));
+            return Err(ApiError::invalid(DEVICE_CHARS));
         }
         if !(10..=128).contains(&id.len()) {
             return Err(ApiError::invalid("Device ID invalid, must be 10-128 bytes."));
         }
         Ok(Self(id.to_string()))
+    }
+    /// `unlink/device` checks no format (a device that cannot exist is just not found),
+    /// but a control character cannot even be looked up on PostgreSQL.
+    pub fn parse_for_unlink(id: &str) -> ApiResult<Self> {
+        if id.is_empty() {
+            return Err(ApiError::invalid("A device ID must be supplied."));
+        }
+        if has_control(id) {
+            return Err(ApiError::invalid(DEVICE_CHARS));
+        }
+        Ok(Self(id.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
     pub fn into_inner(self) -> String {
         self.0
@@ -58,12 +81,22 @@ impl CustomId {
             return Err(ApiError::invalid("Custom ID is required."));
         }
         if has_control_or_space(id) {
-            return Err(ApiError::invalid("Invalid custom ID, no spaces or control characters allowed."));
+            return Err(ApiError::invalid(LINK_CUSTOM_CHARS));
         }
         if !(6..=128).contains(&id.len()) {
             return Err(ApiError::invalid("Invalid custom ID, must be 6-128 bytes."));
         }
         Ok(Self(id.to_string()))
+    }
+    /// `unlink/custom`: empty clears whatever is set; a value is compared as given.
+    pub fn parse_for_unlink(id: &str) -> ApiResult<Option<Self>> {
+        if has_control(id) {
+            return Err(ApiError::invalid(LINK_CUSTOM_CHARS));
+        }
+        Ok((!id.is_empty()).then(|| Self(id.to_string())))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
     pub fn into_inner(self) -> String {
         self.0
@@ -100,9 +133,12 @@ impl Email {
         Ok(Email(email.to_lowercase()))
     }
 
-    /// Lower-cases an email for comparison (unlink), with no other check.
-    pub fn normalise(email: &str) -> String {
-        email.to_lowercase()
+    /// `unlink/email`: empty clears whatever is set; a value is lower-cased and compared.
+    pub fn parse_for_unlink(email: &str) -> ApiResult<Option<Self>> {
+        if has_control(email) {
+            return Err(ApiError::invalid(EMAIL_CHARS));
+        }
+        Ok((!email.is_empty()).then(|| Email(email.to_lowercase())))
     }
 }
 
@@ -133,7 +169,7 @@ impl Password {
 /// A non-empty email's checks in authenticate.md's order: characters, format, length.
 fn check_email_shape(email: &str) -> ApiResult<()> {
     if has_control_or_space(email) {
-        return Err(ApiError::invalid("Invalid email address, no spaces or control characters allowed."));
+        return Err(ApiError::invalid(EMAIL_CHARS));
     }
     if !looks_like_email(email) {
         return Err(ApiError::invalid("Invalid email address format."));
@@ -183,7 +219,7 @@ pub fn parse_email_link(email: &str, password: &str) -> ApiResult<(Email, Passwo
         return Err(ApiError::invalid("Email address and password is required."));
     }
     if has_control_or_space(email) {
-        return Err(ApiError::invalid("Invalid email address, no spaces or control characters allowed."));
+        return Err(ApiError::invalid(EMAIL_CHARS));
     }
     if too_short(password) {
         return Err(ApiError::invalid("Password must be at least 8 characters long."));
@@ -208,10 +244,10 @@ impl Username {
             return Ok(None);
         }
         if has_control(username) || username.contains("[]") {
-            return Err(ApiError::invalid("Username invalid, no spaces or control characters allowed."));
+            return Err(ApiError::invalid(USERNAME_CHARS));
         }
         if username.len() > 128 {
-            return Err(ApiError::invalid("Username invalid, must be 1-128 bytes."));
+            return Err(ApiError::invalid(USERNAME_LENGTH));
         }
         Ok(Some(Self(username.to_string())))
     }
@@ -219,10 +255,10 @@ impl Username {
     /// `PUT /v2/account` checks length first (account.md §2).
     pub fn parse_for_update(username: &str) -> ApiResult<Self> {
         if username.is_empty() || username.len() > 128 {
-            return Err(ApiError::invalid("Username invalid, must be 1-128 bytes."));
+            return Err(ApiError::invalid(USERNAME_LENGTH));
         }
         if has_control(username) || username.contains("[]") {
-            return Err(ApiError::invalid("Username invalid, no spaces or control characters allowed."));
+            return Err(ApiError::invalid(USERNAME_CHARS));
         }
         Ok(Self(username.to_string()))
     }
@@ -239,6 +275,125 @@ impl Username {
     }
     pub fn into_inner(self) -> String {
         self.0
+    }
+}
+
+/// Client text the spec gives no rules of its own. It may hold anything but an ASCII
+/// control character: PostgreSQL cannot store NUL (and answered 500), SQLite would store
+/// it, so both refuse every control the same way, each field with its own message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextField {
+    DisplayName,
+    AvatarUrl,
+    LangTag,
+    Location,
+    Timezone,
+    FacebookId,
+    ConsoleFilter,
+}
+
+impl TextField {
+    fn refusal(self) -> &'static str {
+        match self {
+            TextField::DisplayName => "Display name invalid, no control characters allowed.",
+            TextField::AvatarUrl => "Avatar URL invalid, no control characters allowed.",
+            TextField::LangTag => "Lang tag invalid, no control characters allowed.",
+            TextField::Location => "Location invalid, no control characters allowed.",
+            TextField::Timezone => "Timezone invalid, no control characters allowed.",
+            TextField::FacebookId => "Facebook ID invalid, no control characters allowed.",
+            TextField::ConsoleFilter => "Filter invalid, no control characters allowed.",
+        }
+    }
+}
+
+/// Text of a `TextField`, without control characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlainText(String);
+
+impl PlainText {
+    pub fn parse(field: TextField, text: &str) -> ApiResult<Self> {
+        if has_control(text) {
+            return Err(ApiError::invalid(field.refusal()));
+        }
+        Ok(Self(text.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// The fields of `PUT /v2/account` (and the console's update), in account.md §2's order:
+/// username, something to update, then each text field and the metadata. Column sizes
+/// are left to the update itself, which answers Nakama's 500.
+#[derive(Clone, Debug)]
+pub struct ProfileUpdate(AccountUpdate);
+
+impl ProfileUpdate {
+    pub fn parse(update: AccountUpdate) -> ApiResult<Self> {
+        if let Some(username) = &update.username {
+            Username::parse_for_update(username)?;
+        }
+        if update.is_empty() {
+            return Err(ApiError::invalid("No fields to update."));
+        }
+        let AccountUpdate { display_name, avatar_url, lang_tag, location, timezone, metadata, .. } = &update;
+        let fields = [
+            (TextField::DisplayName, display_name),
+            (TextField::AvatarUrl, avatar_url),
+            (TextField::LangTag, lang_tag),
+            (TextField::Location, location),
+            (TextField::Timezone, timezone),
+        ];
+        for (field, value) in fields {
+            if let Some(value) = value {
+                PlainText::parse(field, value)?;
+            }
+        }
+        if let Some(metadata) = metadata {
+            let object = serde_json::from_str::<serde_json::Value>(metadata).is_ok_and(|v| v.is_object());
+            if !object {
+                return Err(ApiError::invalid("Metadata must be a valid JSON object."));
+            }
+        }
+        Ok(Self(update))
+    }
+    pub fn as_update(&self) -> &AccountUpdate {
+        &self.0
+    }
+    pub fn into_inner(self) -> AccountUpdate {
+        self.0
+    }
+}
+
+/// What `GET /v2/user` looks up (account.md §4): ids must be UUIDs; usernames and Facebook
+/// ids are compared as given, so only control characters are refused.
+#[derive(Clone, Debug, Default)]
+pub struct UserLookup {
+    pub ids: Vec<Uuid>,
+    pub usernames: Vec<String>,
+    pub facebook_ids: Vec<String>,
+}
+
+impl UserLookup {
+    pub fn parse(ids: &[String], usernames: Vec<String>, facebook_ids: Vec<String>) -> ApiResult<Self> {
+        let mut parsed = Vec::with_capacity(ids.len());
+        for id in ids {
+            let uuid = Uuid::parse_str(id)
+                .ok()
+                .filter(|_| id.len() == 36)
+                .ok_or_else(|| ApiError::invalid(format!("ID '{id}' is not a valid system ID.")))?;
+            parsed.push(uuid);
+        }
+        if usernames.iter().any(|u| has_control(u)) {
+            return Err(ApiError::invalid(USERNAME_CHARS));
+        }
+        for id in &facebook_ids {
+            PlainText::parse(TextField::FacebookId, id)?;
+        }
+        Ok(Self { ids: parsed, usernames, facebook_ids })
     }
 }
 

@@ -170,7 +170,7 @@ pub async fn get_users(req: HttpRequest, state: web::Data<AppState>) -> ApiResul
     let ids = query.all("ids", "ids");
     let usernames = query.all("usernames", "usernames");
     let facebook_ids = query.all("facebook_ids", "facebookIds");
-    let users = accounts::get_users(&state, &ids, &usernames, &facebook_ids).await?;
+    let users = accounts::get_users(&state, &ids, usernames, facebook_ids).await?;
     let users = users
         .into_iter()
         .map(|u| {

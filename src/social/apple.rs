@@ -27,8 +27,5 @@ pub async fn verify(social: &Social, token: &str) -> Result<Profile, VerifyError
     let audience = std::slice::from_ref(&apple.bundle_id);
     let checks = Checks { issuers: &[ISSUER], audience: Some(audience) };
     let claims: Claims = social.jwks.verify(&social.http, &apple.jwks_url, token, &checks).await?;
-    if claims.sub.is_empty() {
-        return Err(VerifyError::refused("empty sub"));
-    }
-    Ok(Profile { id: claims.sub, email: claims.email.filter(|e| !e.is_empty()), ..Profile::default() })
+    Profile::new(claims.sub, None, None, claims.email)
 }

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::jwks::Checks;
-use super::{endpoint, fitting, Profile, Social, VerifyError};
+use super::{endpoint, player_id, Profile, Social, VerifyError};
 
 const ISSUERS: [&str; 2] = ["https://www.facebook.com", "https://facebook.com"];
 /// A friends list longer than this many pages is cut (Graph pages hold 25 by default).
@@ -49,15 +49,7 @@ async fn limited_login(social: &Social, token: &str) -> Result<Profile, VerifyEr
     let audience = std::slice::from_ref(&config.app_id);
     let checks = Checks { issuers: &ISSUERS, audience: Some(audience) };
     let claims: LimitedClaims = social.jwks.verify(&social.http, &config.jwks_url, token, &checks).await?;
-    if claims.sub.is_empty() {
-        return Err(VerifyError::refused("empty sub"));
-    }
-    Ok(Profile {
-        id: claims.sub,
-        display_name: fitting(claims.name, 255),
-        avatar_url: fitting(claims.picture, 512),
-        email: claims.email.filter(|e| !e.is_empty()),
-    })
+    Profile::new(claims.sub, claims.name, claims.picture, claims.email)
 }
 
 #[derive(Deserialize)]
@@ -90,16 +82,8 @@ async fn graph_profile(social: &Social, token: &str) -> Result<Profile, VerifyEr
         &[("access_token", token), ("fields", "id,name,email,picture")],
     )?;
     let profile: GraphProfile = social.get_json(url).await?;
-    if profile.id.is_empty() {
-        return Err(VerifyError::BadAnswer("profile without id".into()));
-    }
     let picture = profile.picture.and_then(|p| p.data).and_then(|d| d.url);
-    Ok(Profile {
-        id: profile.id,
-        display_name: fitting(profile.name, 255),
-        avatar_url: fitting(picture, 512),
-        email: profile.email.filter(|e| !e.is_empty()),
-    })
+    Profile::new(profile.id, profile.name, picture, profile.email)
 }
 
 #[derive(Deserialize)]
@@ -148,7 +132,9 @@ async fn all_friend_pages(social: &Social, token: &str) -> Result<Vec<String>, V
         }
         let url = endpoint(&social.config.facebook.graph_url, "/me/friends", &query)?;
         let page: FriendsPage = social.get_json(url).await?;
-        ids.extend(page.data.into_iter().map(|f| f.id).filter(|id| !id.is_empty()));
+        for friend in page.data {
+            ids.push(player_id(friend.id)?);
+        }
         let next = page.paging.filter(|p| p.next.as_deref().is_some_and(|n| !n.is_empty()));
         match next.and_then(|p| p.cursors).and_then(|c| c.after).filter(|a| !a.is_empty()) {
             Some(cursor) => after = Some(cursor),

@@ -29,7 +29,7 @@ pub fn verify(app_secret: &str, signed_player_info: &str) -> Result<String, Veri
     };
     let signature = decode(signature)?;
     let decoded: Payload =
-        serde_json::from_slice(&decode(payload)?).map_err(|e| VerifyError::refused(format!("payload: {e}")))?;
+        super::shape::decode(&decode(payload)?).map_err(|e| VerifyError::refused(format!("payload: {e}")))?;
     let algorithm = match decoded.algorithm.as_str() {
         "HMAC-SHA256" | "HS256" => hmac::HMAC_SHA256,
         "HS384" => hmac::HMAC_SHA384,
@@ -39,10 +39,7 @@ pub fn verify(app_secret: &str, signed_player_info: &str) -> Result<String, Veri
     let key = hmac::Key::new(algorithm, app_secret.as_bytes());
     // Constant time: the signature is over the payload text as received.
     hmac::verify(&key, payload.as_bytes(), &signature).map_err(|_| VerifyError::refused("bad signature"))?;
-    if decoded.player_id.is_empty() {
-        return Err(VerifyError::refused("empty player_id"));
-    }
-    Ok(decoded.player_id)
+    super::player_id(decoded.player_id)
 }
 
 /// base64url; trailing padding is tolerated.

@@ -32,6 +32,7 @@ pub struct Credential<'a> {
 
 /// The player id, once the signature checks out.
 pub async fn verify(social: &Social, credential: &Credential<'_>) -> Result<String, VerifyError> {
+    let player_id = super::player_id(credential.player_id.to_string())?;
     let url = key_url(credential.public_key_url, social.config.gamecenter.allow_insecure_key_url)?;
     let timestamp =
         u64::try_from(credential.timestamp_seconds).map_err(|_| VerifyError::refused("negative timestamp"))?;
@@ -45,14 +46,14 @@ pub async fn verify(social: &Social, credential: &Credential<'_>) -> Result<Stri
     }
     let public_key = rsa_public_key(&answer.body)?;
     let mut message = Vec::with_capacity(credential.player_id.len() + credential.bundle_id.len() + 8 + salt.len());
-    message.extend_from_slice(credential.player_id.as_bytes());
+    message.extend_from_slice(player_id.as_bytes());
     message.extend_from_slice(credential.bundle_id.as_bytes());
     message.extend_from_slice(&timestamp.to_be_bytes());
     message.extend_from_slice(&salt);
     UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public_key)
         .verify(&message, &signature)
         .map_err(|_| VerifyError::refused("bad signature"))?;
-    Ok(credential.player_id.to_string())
+    Ok(player_id)
 }
 
 /// The key URL when it is one we may fetch: `https`, a host under `apple.com`, a path.

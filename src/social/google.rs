@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::jwks::Checks;
-use super::{fitting, loose_bool, Profile, Social, VerifyError};
+use super::{loose_bool, Profile, Social, VerifyError};
 
 const ISSUERS: [&str; 2] = ["accounts.google.com", "https://accounts.google.com"];
 
@@ -36,13 +36,5 @@ pub async fn verify(social: &Social, token: &str) -> Result<Profile, VerifyError
     let audience = (!google.client_ids.is_empty()).then_some(google.client_ids.as_slice());
     let checks = Checks { issuers: &ISSUERS, audience };
     let claims: Claims = social.jwks.verify(&social.http, &google.certs_url, token, &checks).await?;
-    if claims.sub.is_empty() {
-        return Err(VerifyError::refused("empty sub"));
-    }
-    Ok(Profile {
-        id: claims.sub,
-        display_name: fitting(claims.name, 255),
-        avatar_url: fitting(claims.picture, 512),
-        email: claims.email.filter(|e| !e.is_empty()),
-    })
+    Profile::new(claims.sub, claims.name, claims.picture, claims.email)
 }

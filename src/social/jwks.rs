@@ -13,7 +13,7 @@ use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::de::DeserializeOwned;
 
-use super::VerifyError;
+use super::{shape, VerifyError};
 
 /// How long a key set is kept when its answer names no `max-age`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
@@ -91,9 +91,10 @@ impl JwksCache {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
-        jsonwebtoken::decode::<C>(token, &key.key, &validation)
-            .map(|data| data.claims)
-            .map_err(|e| VerifyError::refused(e.to_string()))
+        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation)
+            .map_err(|e| VerifyError::refused(e.to_string()))?
+            .claims;
+        shape::from_value(&claims).map_err(|e| VerifyError::refused(format!("claims: {e}")))
     }
 
     async fn key(&self, http: &reqwest::Client, url: &str, kid: &str) -> Result<Key, VerifyError> {
@@ -160,10 +161,10 @@ fn parse_key_set(body: &[u8]) -> Result<HashMap<String, Key>, VerifyError> {
     struct RawSet {
         keys: Vec<serde_json::Value>,
     }
-    let raw: RawSet = serde_json::from_slice(body).map_err(|e| VerifyError::BadAnswer(format!("key set: {e}")))?;
+    let raw: RawSet = shape::decode(body).map_err(|e| VerifyError::BadAnswer(format!("key set: {e}")))?;
     let mut keys = HashMap::new();
-    for entry in raw.keys {
-        let Ok(jwk) = serde_json::from_value::<Jwk>(entry) else {
+    for entry in &raw.keys {
+        let Ok(jwk) = shape::from_value::<Jwk>(entry) else {
             continue;
         };
         let Some(kid) = jwk.common.key_id.clone() else {

@@ -7,10 +7,12 @@ pub mod facebook_instant;
 pub mod gamecenter;
 pub mod google;
 mod jwks;
+mod shape;
 pub mod steam;
 
 use std::time::Duration;
 
+use crate::accounts::validate::has_control;
 use crate::config::SocialConfig;
 pub use jwks::JwksCache;
 
@@ -49,6 +51,36 @@ pub struct Profile {
     pub email: Option<String>,
 }
 
+impl Profile {
+    /// A profile from a provider's fields: the id must be usable (`player_id`); a name,
+    /// picture or email that does not fit its column is dropped, as Google's are.
+    pub(crate) fn new(
+        id: String,
+        name: Option<String>,
+        picture: Option<String>,
+        email: Option<String>,
+    ) -> Result<Profile, VerifyError> {
+        Ok(Profile {
+            id: player_id(id)?,
+            display_name: fitting(name, 255),
+            avatar_url: fitting(picture, 512),
+            email: fitting(email, 255),
+        })
+    }
+}
+
+/// A provider's id of a player as an account identifier: not empty, no control character
+/// (PostgreSQL cannot store NUL, and no provider issues such ids).
+pub(crate) fn player_id(id: String) -> Result<String, VerifyError> {
+    if id.is_empty() {
+        return Err(VerifyError::refused("empty player id"));
+    }
+    if has_control(&id) {
+        return Err(VerifyError::refused("player id with a control character"));
+    }
+    Ok(id)
+}
+
 /// The shared client, key cache and provider settings.
 pub struct Social {
     http: reqwest::Client,
@@ -83,13 +115,14 @@ impl Social {
         get_answer(&self.http, url).await
     }
 
-    /// GETs `url` and decodes a `200` answer as JSON; any other status is an error.
+    /// GETs `url` and decodes a `200` answer as JSON of the expected shape (`shape`);
+    /// any other status is an error.
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: reqwest::Url) -> Result<T, VerifyError> {
         let answer = self.get(url).await?;
         if answer.status != 200 {
             return Err(VerifyError::Status(answer.status));
         }
-        serde_json::from_slice(&answer.body).map_err(|e| VerifyError::BadAnswer(e.to_string()))
+        decode(&answer.body)
     }
 }
 
@@ -132,10 +165,20 @@ async fn get_answer(http: &reqwest::Client, url: reqwest::Url) -> Result<Answer,
     Ok(Answer { status, body, max_age })
 }
 
-/// A value within a column's size, or nothing (Google's rule, used for every provider so
-/// SQLite and PostgreSQL store the same thing).
-pub(crate) fn fitting(value: Option<String>, max_bytes: usize) -> Option<String> {
-    value.filter(|v| !v.is_empty() && v.len() <= max_bytes)
+/// A provider's JSON answer as a `T`, an object wherever `T` has a struct (`shape`).
+fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, VerifyError> {
+    shape::decode(body).map_err(|e| VerifyError::BadAnswer(e.to_string()))
+}
+
+/// Part of a decoded answer as a `T`, by the same rule.
+fn from_value<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, VerifyError> {
+    shape::from_value(value).map_err(|e| VerifyError::BadAnswer(e.to_string()))
+}
+
+/// A value within a column's size and free of control characters, or nothing (Google's
+/// rule, used for every provider so SQLite and PostgreSQL store the same thing).
+fn fitting(value: Option<String>, max_bytes: usize) -> Option<String> {
+    value.filter(|v| !v.is_empty() && v.len() <= max_bytes && !has_control(v))
 }
 
 /// `true`/`false` or the strings `"true"`/`"false"`, as providers write `email_verified`;

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{endpoint, Social, VerifyError};
+use super::{decode, endpoint, from_value, Social, VerifyError};
 
 #[derive(Deserialize)]
 struct TicketAnswer {
@@ -23,6 +23,24 @@ struct TicketParams {
     steamid: String,
 }
 
+/// The value of `friendslist` in a GetFriendList answer.
+#[derive(Deserialize)]
+struct FriendList {
+    #[serde(default)]
+    friends: Vec<Friend>,
+}
+
+#[derive(Deserialize)]
+struct Friend {
+    steamid: String,
+}
+
+/// A Steam id is a decimal uint64.
+fn parse_steam_id(text: &str) -> Result<String, VerifyError> {
+    let id: u64 = text.parse().map_err(|_| VerifyError::BadAnswer("steamid is not a number".into()))?;
+    Ok(id.to_string())
+}
+
 /// The Steam id (decimal) of the ticket's owner.
 pub async fn verify(social: &Social, ticket: &str) -> Result<String, VerifyError> {
     let steam = &social.config.steam;
@@ -40,8 +58,7 @@ pub async fn verify(social: &Social, ticket: &str) -> Result<String, VerifyError
         return Err(VerifyError::refused(format!("Steam refused the ticket: {error}")));
     }
     let params = answer.response.params.ok_or_else(|| VerifyError::BadAnswer("no params".into()))?;
-    let id: u64 = params.steamid.parse().map_err(|_| VerifyError::BadAnswer("steamid is not a number".into()))?;
-    Ok(id.to_string())
+    parse_steam_id(&params.steamid)
 }
 
 /// The Steam ids of a player's friends; a private profile (HTTP 401) has none.
@@ -61,18 +78,13 @@ pub async fn friends(social: &Social, steam_id: &str) -> Result<Vec<String>, Ver
         401 => return Ok(Vec::new()),
         status => return Err(VerifyError::Status(status)),
     }
-    let body: serde_json::Value =
-        serde_json::from_slice(&answer.body).map_err(|e| VerifyError::BadAnswer(e.to_string()))?;
+    let body: serde_json::Map<String, serde_json::Value> = decode(&answer.body)?;
     // Steam writes `friendslist`; Nakama matches `friendsList` case-insensitively.
     let list = body
-        .as_object()
-        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("friendslist")).map(|(_, v)| v))
-        .ok_or_else(|| VerifyError::BadAnswer("no friendslist".into()))?;
-    let friends = list.get("friends").and_then(|f| f.as_array()).map(Vec::as_slice).unwrap_or_default();
-    Ok(friends
         .iter()
-        .filter_map(|f| f.get("steamid")?.as_str())
-        .filter_map(|id| id.parse::<u64>().ok())
-        .map(|id| id.to_string())
-        .collect())
+        .find(|(k, _)| k.eq_ignore_ascii_case("friendslist"))
+        .map(|(_, v)| v)
+        .ok_or_else(|| VerifyError::BadAnswer("no friendslist".into()))?;
+    let list: FriendList = from_value(list)?;
+    list.friends.iter().map(|f| parse_steam_id(&f.steamid)).collect()
 }

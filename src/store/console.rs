@@ -1,11 +1,11 @@
-//! Rows of the console: account search for staff, the audit trail, staff login failures
-//! and logged-out console tokens.
+//! Rows of the console: account search for staff, the audit trail and logged-out console
+//! tokens.
 
 use entity::{console_audit, console_revoked_token, user_device, users};
-use sea_orm::sea_query::{Expr, Func, OnConflict, Query};
+use sea_orm::sea_query::{Expr, LikeExpr, OnConflict, Query, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -16,9 +16,11 @@ use super::Store;
 pub enum AccountFilter {
     All,
     Id(Uuid),
-    /// A `LIKE` pattern matched case-insensitively against usernames.
-    UsernamePattern(String),
-    /// Exactly this username, device id, custom id or (lower-cased) email.
+    /// Usernames made of these pieces in order with any text between them (the staff's
+    /// `%`): each piece matches itself, letters A-Z in either case.
+    UsernamePattern(Vec<String>),
+    /// Exactly this username, device id or custom id, or an email equal to it when letters
+    /// A-Z are compared in either case.
     Exact(String),
 }
 
@@ -40,17 +42,46 @@ pub struct AuditEntry<'a> {
     pub result: &'a str,
 }
 
-fn filter_condition(filter: &AccountFilter) -> Condition {
+/// `lower(column)` over the letters A-Z only. SQLite's `lower()` knows no other letters;
+/// PostgreSQL's follows the database locale unless told "C", so it is told, and both
+/// databases list the same accounts for the same filter.
+fn lower_ascii(backend: DbBackend, column: users::Column) -> SimpleExpr {
+    let column = column.as_str();
+    match backend {
+        DbBackend::Postgres => Expr::cust(format!(r#"lower("users"."{column}" COLLATE "C")"#)),
+        _ => Expr::cust(format!(r#"lower("users"."{column}")"#)),
+    }
+}
+
+/// Text matched literally by `LIKE … ESCAPE '\'`.
+fn like_literal(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+fn filter_condition(filter: &AccountFilter, backend: DbBackend) -> Condition {
     match filter {
         AccountFilter::All => Condition::all(),
         AccountFilter::Id(id) => Condition::all().add(users::Column::Id.eq(*id)),
-        AccountFilter::UsernamePattern(pattern) => Condition::all().add(
-            Expr::expr(Func::lower(Expr::col((users::Entity, users::Column::Username)))).like(pattern.to_lowercase()),
-        ),
+        AccountFilter::UsernamePattern(pieces) => {
+            let pieces: Vec<String> = pieces.iter().map(|p| like_literal(&p.to_ascii_lowercase())).collect();
+            let pattern = LikeExpr::new(pieces.join("%")).escape('\\');
+            Condition::all().add(Expr::expr(lower_ascii(backend, users::Column::Username)).like(pattern))
+        }
         AccountFilter::Exact(value) => Condition::any()
             .add(users::Column::Username.eq(value.as_str()))
             .add(users::Column::CustomId.eq(value.as_str()))
-            .add(users::Column::Email.eq(value.to_lowercase()))
+            // What email sign-up stores (Unicode lower case) and any case of A-Z.
+            .add(
+                Expr::expr(lower_ascii(backend, users::Column::Email))
+                    .is_in([value.to_ascii_lowercase(), value.to_lowercase()]),
+            )
             .add(
                 users::Column::Id.in_subquery(
                     Query::select()
@@ -71,7 +102,8 @@ impl Store {
         after: &AfterCursor,
         limit: u64,
     ) -> Result<Vec<users::Model>, DbErr> {
-        let mut query = users::Entity::find().filter(filter_condition(filter));
+        let backend = self.db.get_database_backend();
+        let mut query = users::Entity::find().filter(filter_condition(filter, backend));
         query = match after {
             AfterCursor::Start => query,
             AfterCursor::Id(id) => query.filter(users::Column::Id.gt(*id)),
@@ -85,7 +117,8 @@ impl Store {
     }
 
     pub async fn count_users(&self, filter: &AccountFilter) -> Result<u64, DbErr> {
-        users::Entity::find().filter(filter_condition(filter)).count(&self.db).await
+        let backend = self.db.get_database_backend();
+        users::Entity::find().filter(filter_condition(filter, backend)).count(&self.db).await
     }
 
     pub async fn insert_audit(&self, entry: AuditEntry<'_>) -> Result<(), DbErr> {
@@ -169,5 +202,34 @@ impl Store {
             sea_orm::DatabaseBackend::MySql => (0, 0),
         };
         (size as i64 - idle as i64, idle as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::QueryTrait;
+
+    use super::*;
+
+    #[test]
+    fn like_literals_escape_the_three_special_characters() {
+        assert_eq!(like_literal(r"a_b%c\d"), r"a\_b\%c\\d");
+        assert_eq!(like_literal(r"ends\"), r"ends\\");
+        assert_eq!(like_literal("Zoë 😀"), "Zoë 😀");
+    }
+
+    #[test]
+    fn a_pattern_keeps_only_the_staff_wildcards() {
+        let filter = AccountFilter::UsernamePattern(vec!["A_".into(), r"\".into(), String::new()]);
+        let sql = |backend: DbBackend| {
+            users::Entity::find().filter(filter_condition(&filter, backend)).build(backend).to_string()
+        };
+        let postgres = sql(DbBackend::Postgres);
+        assert!(
+            postgres.contains(r#"(lower("users"."username" COLLATE "C")) LIKE E'a\\_%\\\\%' ESCAPE E'\\'"#),
+            "{postgres}"
+        );
+        let sqlite = sql(DbBackend::Sqlite);
+        assert!(sqlite.contains(r#"(lower("users"."username")) LIKE 'a\_%\\%' ESCAPE '\'"#), "{sqlite}");
     }
 }

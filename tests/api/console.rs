@@ -6,8 +6,9 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::both_backends;
 use crate::helpers::{claims, wait_for_second_start, wait_until, Reply, TestApp, ADMIN};
+use crate::provider::{token_body, Canned, Provider};
+use crate::{both_backends, provider_test};
 
 /// A device account: (user id, access token).
 async fn device_user(app: &TestApp, device: &str) -> (String, String) {
@@ -417,6 +418,44 @@ async fn list_filters_and_pages_across_120_accounts(app: TestApp) {
     assert!(names(&list("nobody-at-all".into()).await).is_empty());
     let reply = app.console_get("/v2/console/account?cursor=%21%21", &token).await;
     reply.assert_error(400, 3, "Invalid cursor.");
+}
+
+// A Facebook profile stores its email as Facebook gives it; an email sign-up stores the
+// lower-cased form. Both accounts can hold the "same" address, and staff must see both.
+provider_test!(exact_email_search_lists_every_account_whose_email_matches_in_any_case);
+async fn exact_email_search_lists_every_account_whose_email_matches_in_any_case(app: TestApp, provider: Provider) {
+    let profile = serde_json::json!({"id": "90001", "name": "Alice", "email": "Alice@Example.com"});
+    provider.answer("/graph/me", Canned::json(profile));
+    let facebook = app.post_key("/v2/account/authenticate/facebook", &token_body("EAAB-alice")).await;
+    assert_eq!(facebook.body["created"], true, "{}", facebook.text);
+    assert_eq!(app.account(&facebook.token()).await["email"], "Alice@Example.com");
+    let signup = r#"{"email":"alice@example.com","password":"password1"}"#;
+    let email = app.post_key("/v2/account/authenticate/email?username=alice-by-email", signup).await;
+    assert_eq!(email.body["created"], true, "{}", email.text);
+    let mut both = vec![claims(&facebook.token())["uid"].clone(), claims(&email.token())["uid"].clone()];
+    both.sort_by_key(|id| id.to_string());
+    let token = app.console_token().await;
+    for filter in ["Alice@Example.com", "alice@example.com", "ALICE@EXAMPLE.COM", "aLiCe@eXaMpLe.CoM"] {
+        let reply = app.console_get(&format!("/v2/console/account?filter={filter}"), &token).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let mut ids: Vec<Value> = reply.body["users"].as_array().unwrap().iter().map(|u| u["id"].clone()).collect();
+        ids.sort_by_key(|id| id.to_string());
+        assert_eq!(ids, both, "{filter}");
+        assert_eq!(reply.body["total_count"], 2, "{filter}");
+    }
+    // Email sign-up stores the Unicode lower case; a filter in another case still finds it.
+    let signup = r#"{"email":"Éloïse@Example.com","password":"password1"}"#;
+    let eloise = app.post_key("/v2/account/authenticate/email?username=eloise", signup).await;
+    assert_eq!(app.account(&eloise.token()).await["email"], "éloïse@example.com");
+    for filter in ["%C3%89lo%C3%AFse@EXAMPLE.com", "%C3%A9lo%C3%AFse@example.com"] {
+        let reply = app.console_get(&format!("/v2/console/account?filter={filter}"), &token).await;
+        assert_eq!(reply.body["users"][0]["username"], "eloise", "{filter}: {}", reply.text);
+        assert_eq!(reply.body["total_count"], 1, "{filter}");
+    }
+    for other in ["bob@example.com", "alice@example.co", "alice%40example.com%25"] {
+        let reply = app.console_get(&format!("/v2/console/account?filter={other}"), &token).await;
+        assert_eq!(reply.body["users"], serde_json::json!([]), "{other}: {}", reply.text);
+    }
 }
 
 both_backends!(config_shows_the_running_settings_with_secrets_redacted);

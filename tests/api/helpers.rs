@@ -231,6 +231,11 @@ impl TestApp {
         reply.token()
     }
 
+    /// How many accounts the database holds.
+    pub async fn account_count(&self) -> u64 {
+        self.state.store.count_users(&hearth::store::AccountFilter::All).await.expect("count accounts")
+    }
+
     pub async fn account(&self, token: &str) -> Value {
         let reply = self.get_bearer("/v2/account", token).await;
         assert_eq!(reply.status, 200, "{}", reply.text);
@@ -319,6 +324,14 @@ impl TestApp {
 
     pub async fn console_post(&self, path: &str, token: &str, body: &str) -> Reply {
         self.console(reqwest::Method::POST, path, Some(token), body).await
+    }
+
+    /// The usernames a console account search for `filter` (already URL-encoded) lists.
+    pub async fn console_search(&self, filter: &str, token: &str) -> Vec<String> {
+        let reply = self.console_get(&format!("/v2/console/account?filter={filter}"), token).await;
+        assert_eq!(reply.status, 200, "filter {filter}: {}", reply.text);
+        let users = reply.body["users"].as_array().expect("users");
+        users.iter().map(|u| u["username"].as_str().unwrap_or_default().to_string()).collect()
     }
 
     /// The Prometheus text of the console's `/metrics`.

@@ -13,7 +13,7 @@ const AUTH: &str = "/v2/account/authenticate/apple";
 const REFUSED: &str = "Could not authenticate Apple profile.";
 const LAST: &str = "Cannot unlink last account identifier. Check profile exists and is not last link.";
 
-fn claims(sub: &str) -> Value {
+pub(crate) fn claims(sub: &str) -> Value {
     json!({
         "iss": "https://appleid.apple.com",
         "aud": BUNDLE_ID,

@@ -15,10 +15,10 @@ use crate::provider_test;
 const AUTH: &str = "/v2/account/authenticate/facebook";
 const REFUSED: &str = "Could not authenticate Facebook profile.";
 const LAST: &str = "Cannot unlink last account identifier. Check profile exists and is not last link.";
-const ME: &str = "/graph/me";
-const FRIENDS: &str = "/graph/me/friends";
+pub(crate) const ME: &str = "/graph/me";
+pub(crate) const FRIENDS: &str = "/graph/me/friends";
 
-fn profile(id: &str, name: &str) -> Value {
+pub(crate) fn profile(id: &str, name: &str) -> Value {
     json!({
         "id": id,
         "name": name,
@@ -28,7 +28,7 @@ fn profile(id: &str, name: &str) -> Value {
 }
 
 /// Graph answers `/me` for these tokens, as Facebook does, and refuses the rest.
-fn serve_profiles(provider: &Provider, profiles: &[(&str, Value)]) {
+pub(crate) fn serve_profiles(provider: &Provider, profiles: &[(&str, Value)]) {
     let profiles: HashMap<String, Value> = profiles.iter().map(|(t, p)| (t.to_string(), p.clone())).collect();
     provider.answer_with(ME, move |query| {
         assert_eq!(query.get("fields").map(String::as_str), Some("id,name,email,picture"));
@@ -55,7 +55,7 @@ fn serve_friends(provider: &Provider, token: &'static str, pages: Vec<Vec<&'stat
     });
 }
 
-fn limited_claims(sub: &str) -> Value {
+pub(crate) fn limited_claims(sub: &str) -> Value {
     json!({
         "iss": "https://www.facebook.com",
         "aud": FACEBOOK_APP_ID,

@@ -12,15 +12,15 @@ use crate::helpers::TestApp;
 use crate::provider::{now, Canned, Provider, TestKey};
 use crate::provider_test;
 
-const AUTH: &str = "/v2/account/authenticate/gamecenter";
+pub(crate) const AUTH: &str = "/v2/account/authenticate/gamecenter";
 const REFUSED: &str = "Could not authenticate GameCenter profile.";
 const LAST: &str = "Cannot unlink last account identifier. Check profile exists and is not last link.";
 const BUNDLE: &str = "com.example.game";
-const CER: &str = "/gc/public-key/gc-prod-10.cer";
+pub(crate) const CER: &str = "/gc/public-key/gc-prod-10.cer";
 const PEM: &str = "/gc/public-key/gc-prod-10.pem";
 
 /// A signed Game Center request body: timestamp in milliseconds, as Apple hands it out.
-fn credential(provider: &Provider, key: &TestKey, player_id: &str, timestamp_ms: i64) -> Value {
+pub(crate) fn credential(provider: &Provider, key: &TestKey, player_id: &str, timestamp_ms: i64) -> Value {
     let salt = b"salt-1234";
     let mut message = Vec::new();
     message.extend_from_slice(player_id.as_bytes());

@@ -9,10 +9,13 @@ use crate::helpers::TestApp;
 use crate::provider::{Provider, INSTANT_GAME_SECRET};
 use crate::provider_test;
 
-const AUTH: &str = "/v2/account/authenticate/facebookinstantgame";
-const AUTH_REFUSED: &str = "Error extracting the Facebook Instant Game player ID or validating the signature";
-const REFUSED: &str = "Could not authenticate Facebook Instant Game profile.";
+pub(crate) const AUTH: &str = "/v2/account/authenticate/facebookinstantgame";
+pub(crate) const AUTH_REFUSED: &str =
+    "Error extracting the Facebook Instant Game player ID or validating the signature";
+pub(crate) const REFUSED: &str = "Could not authenticate Facebook Instant Game profile.";
 const NOT_CONFIGURED: &str = "Facebook Instant Game authentication is not configured.";
+const REQUIRED: &str = "Signed Player Info for a Facebook Instant Game is required.";
+const LINK: &str = "/v2/account/link/facebookinstantgame";
 const LAST: &str = "Cannot unlink last account identifier. Check profile exists and is not last link.";
 
 fn signed(secret: &str, algorithm: &str, player_id: &str) -> String {
@@ -22,13 +25,18 @@ fn signed(secret: &str, algorithm: &str, player_id: &str) -> String {
         "player_id": player_id,
         "request_payload": "level-3",
     });
-    let payload = URL_SAFE_NO_PAD.encode(payload.to_string());
+    sign_payload(secret, &payload.to_string())
+}
+
+/// `<signature>.<payload>` for any payload text, signed with HMAC-SHA256.
+pub(crate) fn sign_payload(secret: &str, payload: &str) -> String {
+    let payload = URL_SAFE_NO_PAD.encode(payload);
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
     let tag = ring::hmac::sign(&key, payload.as_bytes());
     format!("{}.{payload}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
 }
 
-fn body(info: &str) -> String {
+pub(crate) fn body(info: &str) -> String {
     json!({ "signed_player_info": info }).to_string()
 }
 
@@ -43,7 +51,7 @@ async fn signed_player_info_creates_then_logs_in(app: TestApp, _provider: Provid
     let second = app.post_key(AUTH, &json!({ "signedPlayerInfo": info }).to_string()).await;
     assert_eq!(second.status, 200, "{}", second.text);
     assert!(second.body.get("created").is_none());
-    app.post_key(AUTH, "{}").await.assert_error(400, 3, "Signed Player Info for a Facebook Instant Game is required.");
+    app.post_key(AUTH, "{}").await.assert_error(400, 3, REQUIRED);
 }
 
 provider_test!(forged_player_info_is_refused_with_data_loss_on_authenticate);
@@ -60,9 +68,7 @@ async fn forged_player_info_is_refused_with_data_loss_on_authenticate(app: TestA
         let reply = app.post_key(AUTH, &body(info)).await;
         assert_eq!(reply.status, 500, "{what}: {}", reply.text);
         reply.assert_error(500, 15, AUTH_REFUSED);
-        app.post_bearer("/v2/account/link/facebookinstantgame", &device, &body(info))
-            .await
-            .assert_error(401, 16, REFUSED);
+        app.post_bearer(LINK, &device, &body(info)).await.assert_error(401, 16, REFUSED);
     }
     let reply = app.post_key(AUTH, &body(&signed(INSTANT_GAME_SECRET, "HS256", "ig-victim"))).await;
     assert_eq!(reply.body["created"], true, "{}", reply.text);
@@ -75,16 +81,36 @@ async fn instant_games_without_a_secret_are_refused(app: TestApp, _provider: Pro
     // Nakama would accept this payload signed with an empty key.
     let info = signed("", "HMAC-SHA256", "ig-forger");
     app.post_key(AUTH, &body(&info)).await.assert_error(400, 9, NOT_CONFIGURED);
-    app.post_key(AUTH, "").await.assert_error(400, 9, NOT_CONFIGURED);
     let device = app.new_device_token().await;
-    app.post_bearer("/v2/account/link/facebookinstantgame", &device, &body(&info)).await.assert_error(
-        400,
-        9,
-        NOT_CONFIGURED,
-    );
+    app.post_bearer(LINK, &device, &body(&info)).await.assert_error(400, 9, NOT_CONFIGURED);
     app.post_bearer("/v2/account/unlink/facebookinstantgame", &device, &body(&info))
         .await
         .assert_error(401, 16, REFUSED);
+}
+
+// Nakama validates the request before it reads the configuration (authenticate.md §4).
+provider_test!(empty_signed_player_info_is_required_before_the_configuration_check, |c, _p| {
+    c.social.facebook_instant_game.app_secret = String::new();
+});
+async fn empty_signed_player_info_is_required_before_the_configuration_check(app: TestApp, _provider: Provider) {
+    let device = app.new_device_token().await;
+    for empty in ["", "{}", r#"{"signed_player_info":""}"#, r#"{"signedPlayerInfo":null}"#] {
+        app.post_key(AUTH, empty).await.assert_error(400, 3, REQUIRED);
+        app.post_bearer(LINK, &device, empty).await.assert_error(400, 3, REQUIRED);
+    }
+    // Anything given then meets the configuration check, whatever its shape.
+    for given in [signed(INSTANT_GAME_SECRET, "HMAC-SHA256", "ig-player"), "x".to_string()] {
+        app.post_key(AUTH, &body(&given)).await.assert_error(400, 9, NOT_CONFIGURED);
+        app.post_bearer(LINK, &device, &body(&given)).await.assert_error(400, 9, NOT_CONFIGURED);
+    }
+    assert_eq!(app.account_count().await, 1);
+}
+
+provider_test!(empty_signed_player_info_is_required_when_configured);
+async fn empty_signed_player_info_is_required_when_configured(app: TestApp, _provider: Provider) {
+    let device = app.new_device_token().await;
+    app.post_key(AUTH, "").await.assert_error(400, 3, REQUIRED);
+    app.post_bearer(LINK, &device, "{}").await.assert_error(400, 3, REQUIRED);
 }
 
 provider_test!(instant_game_link_conflicts_and_unlink_keeps_the_last_identifier);
@@ -92,9 +118,9 @@ async fn instant_game_link_conflicts_and_unlink_keeps_the_last_identifier(app: T
     let mine = app.new_device_token().await;
     let theirs = app.new_device_token().await;
     let info = signed(INSTANT_GAME_SECRET, "HMAC-SHA256", "ig-linked");
-    assert_eq!(app.post_bearer("/v2/account/link/facebookinstantgame", &mine, &body(&info)).await.status, 200);
+    assert_eq!(app.post_bearer(LINK, &mine, &body(&info)).await.status, 200);
     assert_eq!(app.account(&mine).await["user"]["facebook_instant_game_id"], "ig-linked");
-    app.post_bearer("/v2/account/link/facebookinstantgame", &theirs, &body(&info)).await.assert_error(
+    app.post_bearer(LINK, &theirs, &body(&info)).await.assert_error(
         409,
         6,
         "Facebook Instant Game ID is already in use.",

@@ -18,7 +18,7 @@ const NOT_CONFIGURED: &str = "Steam authentication is not configured.";
 const LAST: &str = "Cannot unlink last account identifier. Check profile exists and is not last link.";
 
 /// Steam answers tickets it knows, for our key and app only.
-fn serve_tickets(provider: &Provider, tickets: &[(&str, &str)]) {
+pub(crate) fn serve_tickets(provider: &Provider, tickets: &[(&str, &str)]) {
     let tickets: HashMap<String, String> = tickets.iter().map(|(t, id)| (t.to_string(), id.to_string())).collect();
     provider.answer_with(STEAM_TICKET, move |query| {
         let ours = query.get("key").map(String::as_str) == Some(STEAM_KEY)
