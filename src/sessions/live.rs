@@ -42,7 +42,9 @@ impl LiveSessions {
 
     /// A login (new `tid`) or a refresh (known `tid`, later expiry).
     pub fn started(&self, user: Uuid, session: LiveSession) {
-        let mut list = self.users.entry(user).or_default();
+        // Most users hold one session: room for exactly one (a Vec's first push would
+        // make room for four, 96 bytes more per user).
+        let mut list = self.users.entry(user).or_insert_with(|| Vec::with_capacity(1));
         if let Some(known) = list.iter_mut().find(|s| s.tid == session.tid) {
             known.expires_at = known.expires_at.max(session.expires_at);
             return;

@@ -204,3 +204,16 @@ async fn repeated_logins_keep_a_bounded_list_of_live_sessions(app: TestApp) {
     // Forgotten is not revoked: the first login's token still works.
     assert_eq!(app.get_bearer("/v2/account", &first.token()).await.status, 200);
 }
+
+both_backends!(live_sessions_stop_at_their_ceiling_and_logins_still_work, |c: &mut hearth::config::Config| {
+    c.session.max_live_sessions = 5;
+});
+async fn live_sessions_stop_at_their_ceiling_and_logins_still_work(app: TestApp) {
+    for n in 0..10 {
+        let login = app.device(&format!("ceiling-device-{n:03}")).await;
+        assert_eq!(login.status, 200, "{}", login.text);
+        assert_eq!(app.get_bearer("/v2/account", &login.token()).await.status, 200);
+    }
+    assert_eq!(app.state.live.session_count(), 5);
+    assert_eq!(app.state.live.untracked(), 5);
+}
