@@ -503,8 +503,8 @@ impl SocketActor {
         }
     }
 
+    /// The reader has checked the message's total size at each fragment's header.
     fn continuation(&mut self, item: Item, ctx: &mut Context<Self>) {
-        let max = self.state.config.socket.max_message_size_bytes;
         let (first, chunk, last) = match item {
             Item::FirstText(b) => (Some(true), b, false),
             Item::FirstBinary(b) => (Some(false), b, false),
@@ -515,10 +515,6 @@ impl SocketActor {
             (Some(text), None) => self.partial = Some((text, BytesMut::from(&chunk[..]))),
             (None, Some((_, buf))) => buf.extend_from_slice(&chunk),
             _ => return self.begin_close(Some(CloseReason { code: CloseCode::Protocol, description: None }), ctx),
-        }
-        if self.partial.as_ref().is_some_and(|(_, buf)| buf.len() > max) {
-            self.partial = None;
-            return self.begin_close(Some(CloseReason { code: CloseCode::Size, description: None }), ctx);
         }
         if last {
             if let Some((text, buf)) = self.partial.take() {

@@ -3,6 +3,7 @@
 
 mod helpers;
 mod provider;
+mod raw;
 
 mod account;
 mod authenticate;
@@ -20,3 +21,4 @@ mod social_google;
 mod social_instant_game;
 mod social_steam;
 mod ws_client;
+mod ws_frames;
