@@ -10,6 +10,7 @@ mod authenticate;
 mod console;
 mod friends;
 mod gateway;
+mod limits;
 mod link;
 mod metrics;
 mod realtime;

@@ -17,6 +17,28 @@ pub async fn connect(url: &str) -> TcpStream {
     TcpStream::connect(host(url)).await.expect("connect")
 }
 
+/// Bytes the server sent until it closed the connection (EOF or reset), and when that was;
+/// `None` when it is still open after `within`.
+pub async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<(Duration, Vec<u8>)> {
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at((started + within).into(), stream.read(&mut chunk)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some((started.elapsed(), seen)),
+            Ok(Ok(n)) => seen.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// A request head announcing a body of `length` bytes.
+pub fn post_head(path: &str, length: usize) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic ZGVmYXVsdGtleTo=\r\nContent-Length: {length}\r\n\r\n"
+    )
+}
+
 /// Reads one HTTP response head (up to the blank line) without reading past it.
 pub async fn read_head(stream: &mut TcpStream) -> String {
     let mut head = Vec::new();
@@ -27,6 +49,19 @@ pub async fn read_head(stream: &mut TcpStream) -> String {
         head.push(byte[0]);
     }
     String::from_utf8_lossy(&head).into_owned()
+}
+
+/// Reads one whole response (head, and a body of its `content-length`) on a connection
+/// that stays open.
+pub async fn read_response(stream: &mut TcpStream) -> (String, Vec<u8>) {
+    let head = read_head(stream).await;
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.expect("body");
+    (head, body)
 }
 
 /// Opens `/ws` for `token` by hand and returns the connection after the `101`.
