@@ -54,6 +54,10 @@ pub const SETTINGS: &[Setting] = &[
     setting("session.failed_login_window_sec", "Window of the failed-login count in seconds (default 600)"),
     setting("database.url", "sqlite://<file> (default data/hearth.sqlite3) or postgres://user@host/db"),
     setting("database.max_connections", "Database pool size (default 16)"),
+    setting(
+        "database.acquire_timeout_ms",
+        "PostgreSQL: wait for a pooled connection before a request fails (default 1000)",
+    ),
     setting("password.hash_threads", "Threads hashing passwords; 0 = one per core (default 0)"),
     setting("logger.level", "debug, info, warn or error (default info)"),
     setting("social.timeout_ms", "Connect and total timeout of each provider request (default 5000)"),
@@ -136,6 +140,7 @@ pub struct SessionConfig {
 pub struct DatabaseConfig {
     pub url: String,
     pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -391,7 +396,7 @@ impl Default for SessionConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: "sqlite://data/hearth.sqlite3".into(), max_connections: 16 }
+        Self { url: "sqlite://data/hearth.sqlite3".into(), max_connections: 16, acquire_timeout_ms: 1000 }
     }
 }
 
@@ -629,6 +634,7 @@ impl Config {
             ("console.read_timeout_ms", self.console.read_timeout_ms),
             ("console.idle_timeout_ms", self.console.idle_timeout_ms),
             ("console.max_connections", self.console.max_connections as u64),
+            ("database.acquire_timeout_ms", self.database.acquire_timeout_ms),
         ] {
             if value == 0 {
                 return Err(ConfigError::new(key, "must be at least 1"));
@@ -819,6 +825,7 @@ mod tests {
             "console.read_timeout_ms",
             "console.idle_timeout_ms",
             "console.max_connections",
+            "database.acquire_timeout_ms",
         ] {
             let e = load_with(&[(key, "0")], &[]).unwrap_err();
             assert_eq!(e.to_string(), format!("invalid setting `{key}`: must be at least 1"));

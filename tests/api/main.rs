@@ -13,6 +13,7 @@ mod gateway;
 mod limits;
 mod link;
 mod metrics;
+mod readiness;
 mod realtime;
 mod session;
 mod social_apple;
