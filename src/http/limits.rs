@@ -166,7 +166,11 @@ impl Connection {
 
     /// True once the running deadline has passed (the timer then wakes the reader).
     fn deadline_passed(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(deadline) = self.clock.0.deadline.get() else { return false };
+        let Some(deadline) = self.clock.0.deadline.get() else {
+            // A stopped clock's timer would still wake the connection at the old deadline.
+            self.timer = None;
+            return false;
+        };
         let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         if timer.deadline() != deadline {
             timer.as_mut().reset(deadline);
@@ -294,6 +298,8 @@ pub async fn request_read(
     }
     let body = Rc::new(Body { payload: RefCell::new(payload), clock, read: Cell::new(false) });
     req.set_payload(Payload::Stream { payload: Box::pin(BodyStream(body.clone())) });
+    // (A service error, rather than an error response, skips this; actix-http then closes a
+    // connection whose body is unread, or drains it with the clock still running.)
     let mut res = next.call(req).await?;
     if !body.finish().await {
         res.response_mut().head_mut().set_connection_type(ConnectionType::Close);
