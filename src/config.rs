@@ -38,6 +38,12 @@ pub const SETTINGS: &[Setting] = &[
     setting("socket.write_wait_ms", "Deadline of each socket write (default 5000)"),
     setting("socket.outgoing_queue_size", "Frames queued per socket before it is closed as slow (default 64)"),
     setting("socket.workers", "Client API worker threads; 0 = one per core (default 0)"),
+    setting("socket.read_timeout_ms", "Deadline for reading a whole request, head and body (default 10000)"),
+    setting("socket.idle_timeout_ms", "Keep-alive connection idle timeout (default 60000)"),
+    setting(
+        "socket.max_connections",
+        "Open client API connections, sockets included; more are refused (default 50000)",
+    ),
     setting("session.encryption_key", "HMAC key of access tokens (secret)"),
     setting("session.refresh_encryption_key", "HMAC key of refresh tokens; must differ (secret)"),
     setting("session.token_expiry_sec", "Access token lifetime in seconds (default 60)"),
@@ -49,6 +55,10 @@ pub const SETTINGS: &[Setting] = &[
     setting("session.max_live_sessions", "Live sessions listed for the console, in all (default 1000000)"),
     setting("database.url", "sqlite://<file> (default data/hearth.sqlite3) or postgres://user@host/db"),
     setting("database.max_connections", "Database pool size (default 16)"),
+    setting(
+        "database.acquire_timeout_ms",
+        "PostgreSQL: wait for a pooled connection before a request fails (default 1000)",
+    ),
     setting("password.hash_threads", "Threads hashing passwords; 0 = one per core (default 0)"),
     setting("logger.level", "debug, info, warn or error (default info)"),
     setting("social.timeout_ms", "Connect and total timeout of each provider request (default 5000)"),
@@ -72,6 +82,9 @@ pub const SETTINGS: &[Setting] = &[
     setting("console.token_expiry_sec", "Console token lifetime in seconds (default 86400)"),
     setting("console.max_failed_logins", "Failed console logins per username before 429; 0 = off (default 5)"),
     setting("console.failed_login_window_sec", "Window of the console failed-login count in seconds (default 900)"),
+    setting("console.read_timeout_ms", "Console deadline for reading a whole request (default 10000)"),
+    setting("console.idle_timeout_ms", "Console keep-alive idle timeout (default 300000)"),
+    setting("console.max_connections", "Open console connections; more are refused (default 256)"),
     switch("metrics.enabled", "Count metrics; false turns every counter off (default true)"),
     setting("metrics.prefix", "Prefix of metric names; nakama gives Nakama's names (default hearth)"),
     setting("metrics.prometheus_port", "Extra Prometheus listener on all interfaces; 0 = off (default 0)"),
@@ -105,6 +118,9 @@ pub struct SocketConfig {
     pub write_wait_ms: u64,
     pub outgoing_queue_size: usize,
     pub workers: usize,
+    pub read_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub max_connections: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -126,6 +142,7 @@ pub struct SessionConfig {
 pub struct DatabaseConfig {
     pub url: String,
     pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -166,6 +183,9 @@ pub struct ConsoleConfig {
     pub token_expiry_sec: i64,
     pub max_failed_logins: u32,
     pub failed_login_window_sec: i64,
+    pub read_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub max_connections: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -327,6 +347,9 @@ impl Default for ConsoleConfig {
             token_expiry_sec: 86_400,
             max_failed_logins: 5,
             failed_login_window_sec: 900,
+            read_timeout_ms: 10_000,
+            idle_timeout_ms: 300_000,
+            max_connections: 256,
         }
     }
 }
@@ -351,6 +374,9 @@ impl Default for SocketConfig {
             write_wait_ms: 5000,
             outgoing_queue_size: 64,
             workers: 0,
+            read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 50_000,
         }
     }
 }
@@ -373,7 +399,7 @@ impl Default for SessionConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: "sqlite://data/hearth.sqlite3".into(), max_connections: 16 }
+        Self { url: "sqlite://data/hearth.sqlite3".into(), max_connections: 16, acquire_timeout_ms: 1000 }
     }
 }
 
@@ -604,6 +630,19 @@ impl Config {
         if self.socket.outgoing_queue_size == 0 {
             return Err(ConfigError::new("socket.outgoing_queue_size", "must be at least 1"));
         }
+        for (key, value) in [
+            ("socket.read_timeout_ms", self.socket.read_timeout_ms),
+            ("socket.idle_timeout_ms", self.socket.idle_timeout_ms),
+            ("socket.max_connections", self.socket.max_connections as u64),
+            ("console.read_timeout_ms", self.console.read_timeout_ms),
+            ("console.idle_timeout_ms", self.console.idle_timeout_ms),
+            ("console.max_connections", self.console.max_connections as u64),
+            ("database.acquire_timeout_ms", self.database.acquire_timeout_ms),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(key, "must be at least 1"));
+            }
+        }
         if self.session.encryption_key.is_empty() {
             return Err(ConfigError::new("session.encryption_key", "must not be empty"));
         }
@@ -782,6 +821,18 @@ mod tests {
         let e = load_with(&[("name", "a-name-longer-than-16")], &[]).unwrap_err();
         assert_eq!(e.key, "name");
         assert!(e.to_string().starts_with("invalid setting `name`"));
+        for key in [
+            "socket.read_timeout_ms",
+            "socket.idle_timeout_ms",
+            "socket.max_connections",
+            "console.read_timeout_ms",
+            "console.idle_timeout_ms",
+            "console.max_connections",
+            "database.acquire_timeout_ms",
+        ] {
+            let e = load_with(&[(key, "0")], &[]).unwrap_err();
+            assert_eq!(e.to_string(), format!("invalid setting `{key}`: must be at least 1"));
+        }
     }
 
     #[test]

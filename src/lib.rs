@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod http;
 pub mod metrics;
 pub mod realtime;
 pub mod sessions;
@@ -17,14 +18,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_http::body::MessageBody;
-use actix_http::HttpService;
 use actix_service::{map_config, IntoServiceFactory, ServiceFactory};
 use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse};
-use actix_web::{middleware, web, App, HttpServer};
+use actix_web::{middleware, web, App};
 
 use accounts::password::PasswordHasher;
 use config::Config;
 use console::ConsoleState;
+use http::limits::{self, ConnectionGate, Limits};
 use metrics::Metrics;
 use realtime::bus::{LocalBus, PresenceBus};
 use realtime::status::StatusRegistry;
@@ -104,6 +105,8 @@ pub struct Running {
     /// The extra Prometheus listener, when `metrics.prometheus_port` is set.
     pub metrics_addr: Option<SocketAddr>,
     pub state: web::Data<AppState>,
+    /// Open connections of the client API (sockets included) and of the console.
+    gates: [ConnectionGate; 2],
     handle: actix_server::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     idle_close: Arc<tokio::sync::Notify>,
@@ -116,6 +119,11 @@ pub struct Running {
 const SOCKET_DRAIN: Duration = Duration::from_secs(3);
 
 impl Running {
+    /// Connections open now on the client API (WebSockets included) and on the console.
+    pub fn open_connections(&self) -> (usize, usize) {
+        (self.gates[0].open(), self.gates[1].open())
+    }
+
     /// Graceful shutdown in bounded time: stop accepting, close every socket with a
     /// reason, wait for them (at most `SOCKET_DRAIN`), then let requests in flight finish.
     pub async fn stop(self) {
@@ -195,32 +203,27 @@ pub async fn start_with_state(state: web::Data<AppState>) -> Result<Running, Sta
     let app_state = state.clone();
     let idle_close = Arc::new(tokio::sync::Notify::new());
     let idle_signal = idle_close.clone();
+    let client_limits = Limits::client(&state.config.socket);
+    let client_gate = ConnectionGate::new("client API", client_limits.max_connections);
+    let gate = client_gate.clone();
     // actix-http directly (rather than actix-web's HttpServer) for its upgrade hook: a
     // WebSocket upgrade takes the connection out of the HTTP dispatcher.
     let server = actix_server::Server::build()
         .listen("hearth-client-api", listener, move || {
             let state = app_state.clone();
-            let idle_signal = idle_signal.clone();
-            HttpService::build()
-                // Realtime frames are small and latency-bound: no Nagle delay.
-                .tcp_nodelay(true)
-                .client_request_timeout(Duration::from_secs(5))
-                .client_disconnect_timeout(Duration::from_secs(1))
-                // On shutdown, idle keep-alive connections close at once.
-                .graceful_shutdown_signal(move || {
-                    let signal = idle_signal.clone();
-                    async move { signal.notified().await }
-                })
+            let http = limits::builder(&client_limits)
+                .graceful_shutdown_signal(shutdown_signal_of(&idle_signal))
                 .local_addr(addr)
                 .upgrade(api::ws::upgrade_service(state.clone(), client_app(state.clone()).into_factory()))
-                .finish(map_config(client_app(state), |_| AppConfig::default()))
-                .tcp()
+                .finish(map_config(client_app(state), |_| AppConfig::default()));
+            limits::guarded(gate.clone(), client_limits.read_timeout, http)
         })
         .map_err(|e| StartError::Bind(address.clone(), e))?
         .workers(match state.config.socket.workers {
             0 => config::cores(),
             n => n,
         })
+        .max_concurrent_connections(client_limits.worker_connections())
         // Signals are ours: sockets are closed with a reason before the listener stops.
         .disable_signals()
         .shutdown_timeout(5)
@@ -229,45 +232,91 @@ pub async fn start_with_state(state: web::Data<AppState>) -> Result<Running, Sta
     let task = tokio::spawn(server);
 
     let mut side = Vec::new();
+    let console_limits = Limits::console(&state.config.console);
+    let console_gate = ConnectionGate::new("console", console_limits.max_connections);
     let console_address = format!("{}:{}", state.config.console.address, state.config.console.port);
     let console_state = state.clone();
-    let console_server = HttpServer::new(move || App::new().app_data(console_state.clone()).configure(console::routes))
-        .workers(1)
-        .bind(&console_address)
-        .map_err(|e| StartError::Bind(console_address.clone(), e))?;
-    let console_addr = first_addr(console_server.addrs(), &console_address)?;
-    side.push(spawn_side(console_server.shutdown_timeout(2).disable_signals().run()));
+    let (server, console_addr) =
+        side_listener(&console_address, console_limits, console_gate.clone(), &idle_close, move || {
+            App::new().app_data(console_state.clone()).configure(console::routes)
+        })
+        .await?;
+    side.push(spawn_side(server));
     let metrics_addr = match state.config.metrics.prometheus_port {
         0 => None,
         port => {
-            // As Nakama's exporter: all interfaces, any path.
+            // As Nakama's exporter: all interfaces, any path; the console's limits.
             let metrics_address = format!("0.0.0.0:{port}");
             let metrics_state = state.clone();
-            let server = HttpServer::new(move || {
+            let gate = ConnectionGate::new("prometheus", console_limits.max_connections);
+            let (server, addr) = side_listener(&metrics_address, console_limits, gate, &idle_close, move || {
                 App::new().app_data(metrics_state.clone()).default_service(web::to(console::metrics))
             })
-            .workers(1)
-            .bind(&metrics_address)
-            .map_err(|e| StartError::Bind(metrics_address.clone(), e))?;
-            let addr = first_addr(server.addrs(), &metrics_address)?;
-            side.push(spawn_side(server.shutdown_timeout(2).disable_signals().run()));
+            .await?;
+            side.push(spawn_side(server));
             Some(addr)
         }
     };
     let background = vec![tokio::spawn(sweep_loop(state.clone())), tokio::spawn(console::sample_loop(state.clone()))];
-    Ok(Running { addr, console_addr, metrics_addr, state, handle, task, idle_close, side, background })
+    let gates = [client_gate, console_gate];
+    Ok(Running { addr, console_addr, metrics_addr, state, gates, handle, task, idle_close, side, background })
 }
 
-type Listener = (actix_web::dev::ServerHandle, tokio::task::JoinHandle<std::io::Result<()>>);
+type Listener = (actix_server::ServerHandle, tokio::task::JoinHandle<std::io::Result<()>>);
 
-fn first_addr(addrs: Vec<SocketAddr>, address: &str) -> Result<SocketAddr, StartError> {
-    addrs
-        .first()
-        .copied()
-        .ok_or_else(|| StartError::Bind(address.to_string(), std::io::Error::other("no address bound")))
+/// On shutdown, idle keep-alive connections close at once.
+fn shutdown_signal_of(
+    signal: &Arc<tokio::sync::Notify>,
+) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> + 'static {
+    let signal = signal.clone();
+    move || {
+        let signal = signal.clone();
+        Box::pin(async move { signal.notified().await })
+    }
 }
 
-fn spawn_side(server: actix_web::dev::Server) -> Listener {
+/// A console-side listener (one worker) serving the app `make` builds, with `limits`.
+async fn side_listener<F, T, B>(
+    address: &str,
+    limits: Limits,
+    gate: ConnectionGate,
+    idle_signal: &Arc<tokio::sync::Notify>,
+    make: F,
+) -> Result<(actix_server::Server, SocketAddr), StartError>
+where
+    F: Fn() -> App<T> + Send + Clone + 'static,
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    let bind_error = |e| StartError::Bind(address.to_string(), e);
+    let listener = listen(address).await.map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    let idle_signal = idle_signal.clone();
+    let server = actix_server::Server::build()
+        .listen(address, listener, move || {
+            let app = make().wrap(middleware::from_fn(limits::request_read));
+            let http = limits::builder(&limits)
+                .graceful_shutdown_signal(shutdown_signal_of(&idle_signal))
+                .local_addr(addr)
+                .finish(map_config(app, |_| AppConfig::default()));
+            limits::guarded(gate.clone(), limits.read_timeout, http)
+        })
+        .map_err(bind_error)?
+        .workers(1)
+        .max_concurrent_connections(limits.worker_connections())
+        .disable_signals()
+        .shutdown_timeout(2)
+        .run();
+    Ok((server, addr))
+}
+
+fn spawn_side(server: actix_server::Server) -> Listener {
     let handle = server.handle();
     (handle, tokio::spawn(server))
 }
@@ -301,6 +350,7 @@ fn client_app(
         .app_data(state)
         .wrap(middleware::from_fn(api::gateway))
         .wrap(middleware::Compress::default())
+        .wrap(middleware::from_fn(limits::request_read))
         .configure(api::routes)
 }
 

@@ -54,6 +54,15 @@ async fn serve(config: Config) -> Result<(), String> {
     } else {
         tracing::info!(open_files = sockets, "socket capacity from the open-file limit");
     }
+    let cap = config.socket.max_connections.saturating_add(config.console.max_connections) as u64;
+    if cap > sockets {
+        tracing::warn!(
+            open_files = sockets,
+            max_connections = cap,
+            "socket.max_connections and console.max_connections exceed the open-file limit: past it, \
+             connections fail to be accepted instead of getting 503"
+        );
+    }
     let backend = if config.database.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
     let running = hearth::start(config).await.map_err(|e| e.to_string())?;
     tracing::info!(address = %running.addr, database = backend, "Hearth client API listening");

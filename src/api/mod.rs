@@ -33,6 +33,18 @@ async fn healthcheck() -> HttpResponse {
     empty()
 }
 
+/// Readiness for a load balancer: `200 {"database":"up"}` while the database answers within
+/// `database.acquire_timeout_ms`, else `503 {"database":"unreachable"}`. `/healthcheck`
+/// stays liveness only, as in Nakama.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let within = std::time::Duration::from_millis(state.config.database.acquire_timeout_ms);
+    let (mut response, database) = match state.store.is_reachable(within).await {
+        true => (HttpResponse::Ok(), "up"),
+        false => (HttpResponse::ServiceUnavailable(), "unreachable"),
+    };
+    response.content_type("application/json").body(format!(r#"{{"database":"{database}"}}"#))
+}
+
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     if req.method() == Method::HEAD {
         return HttpResponse::NotImplemented().finish();
@@ -48,6 +60,7 @@ fn resource(path: &str) -> actix_web::Resource {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/").route(web::get().to(HttpResponse::Ok)))
         .service(resource("/healthcheck").route(web::get().to(healthcheck)))
+        .service(resource("/readyz").route(web::get().to(readyz)))
         // Other methods on /ws fall through to the gateway's 404, as in Nakama.
         .service(web::resource("/ws").route(web::get().to(ws::not_upgraded)).default_service(web::to(not_found)))
         .service(resource("/v2/account/authenticate/device").route(web::post().to(authenticate::device)))

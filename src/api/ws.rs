@@ -15,9 +15,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 use super::query::{go_parse_bool, QueryString};
+use crate::http::limits::Connection;
 use crate::realtime::new_session_id;
 use crate::realtime::socket::{self, SocketIdentity};
 use crate::sessions::{self, TokenKind};
@@ -84,14 +84,14 @@ pub async fn not_upgraded(req: HttpRequest, state: web::Data<AppState>) -> HttpR
     }
 }
 
-type Connection = Framed<TcpStream, h1::Codec>;
+type Upgraded = Framed<Connection, h1::Codec>;
 
 /// actix-http's upgrade service: `/ws` becomes a socket; anything else is answered by the
 /// app as an ordinary request and the connection is closed.
 pub fn upgrade_service<F, B>(
     state: web::Data<AppState>,
     app: F,
-) -> impl ServiceFactory<(Request, Connection), Config = (), Response = (), Error = Infallible, InitError = ()>
+) -> impl ServiceFactory<(Request, Upgraded), Config = (), Response = (), Error = Infallible, InitError = ()>
 where
     F: ServiceFactory<Request, Config = AppConfig, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
     F::Service: 'static,
@@ -106,7 +106,7 @@ where
             let fallback = Rc::new(app.new_service(AppConfig::default()).await.map_err(|e| {
                 tracing::error!(error = ?e, "cannot build the upgrade fallback service");
             })?);
-            Ok(fn_service(move |(req, framed): (Request, Connection)| {
+            Ok(fn_service(move |(req, framed): (Request, Upgraded)| {
                 let state = state.clone();
                 let fallback = fallback.clone();
                 async move {
@@ -126,7 +126,7 @@ where
     })
 }
 
-async fn serve_upgrade(state: web::Data<AppState>, req: Request, framed: Connection) {
+async fn serve_upgrade(state: web::Data<AppState>, req: Request, framed: Upgraded) {
     let mut identity = match authorize(&state, req.head()) {
         Ok(identity) => identity,
         Err(refusal) => {
@@ -149,13 +149,15 @@ async fn serve_upgrade(state: web::Data<AppState>, req: Request, framed: Connect
     if parts.codec.encode(h1::Message::Item((head, BodySize::None)), &mut answer).is_err() {
         return;
     }
-    identity.local = parts.io.local_addr().ok();
+    // The socket keeps its place under socket.max_connections while it lives.
+    let (io, permit) = parts.io.into_parts();
+    identity.local = io.local_addr().ok();
     // Frames the client sent right behind the upgrade request are already in read_buf.
-    socket::start(state, identity, parts.io, &parts.read_buf, answer);
+    socket::start(state, identity, io, &parts.read_buf, answer, permit);
 }
 
 /// Writes a whole response on a connection that then closes.
-async fn respond(framed: Connection, response: HttpResponse) -> std::io::Result<()> {
+async fn respond(framed: Upgraded, response: HttpResponse) -> std::io::Result<()> {
     let response: Response<_> = response.into();
     let (mut head, body) = response.into_parts();
     head.head_mut().set_connection_type(ConnectionType::Close);

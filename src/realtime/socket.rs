@@ -20,6 +20,7 @@ use super::bus::PresenceBus;
 use super::protocol::{self, ErrorCode, Notification, Refusal, Request, UserPresence};
 use super::transport::{Flush, FrameReader, FrameWriter};
 use crate::clock::{rfc3339, unix_now};
+use crate::http::limits::ConnectionPermit;
 use crate::AppState;
 
 pub const REASON_DISCONNECT: &str = "server-side session disconnect";
@@ -93,6 +94,7 @@ pub fn start(
     io: TcpStream,
     leftover: &[u8],
     answer: BytesMut,
+    permit: ConnectionPermit,
 ) -> Addr<SocketActor> {
     let (user_id, session_id, tid, issued_at) = (id.user_id, id.session_id, id.tid, id.issued_at);
     let registry = state.registry.clone();
@@ -100,7 +102,7 @@ pub fn start(
     let reader = FrameReader::new(read, leftover, state.config.socket.max_message_size_bytes);
     let addr = SocketActor::create(move |ctx| {
         ctx.add_stream(reader);
-        SocketActor::new(state, id, FrameWriter::new(write, answer))
+        SocketActor::new(state, id, FrameWriter::new(write, answer), permit)
     });
     registry.socket_opened(user_id, session_id, tid, issued_at, addr.clone());
     addr
@@ -122,10 +124,12 @@ pub struct SocketActor {
     last_life: Instant,
     pinged: bool,
     countdown: u32,
+    /// The socket's place under `socket.max_connections`, given back when it stops.
+    _connection: ConnectionPermit,
 }
 
 impl SocketActor {
-    pub fn new(state: web::Data<AppState>, id: SocketIdentity, writer: FrameWriter) -> Self {
+    pub fn new(state: web::Data<AppState>, id: SocketIdentity, writer: FrameWriter, permit: ConnectionPermit) -> Self {
         let bus = state.bus.clone();
         let countdown = state.config.socket.ping_backoff_threshold;
         Self {
@@ -142,6 +146,7 @@ impl SocketActor {
             last_life: Instant::now(),
             pinged: false,
             countdown,
+            _connection: permit,
         }
     }
 
@@ -503,8 +508,8 @@ impl SocketActor {
         }
     }
 
+    /// The reader has checked the message's total size at each fragment's header.
     fn continuation(&mut self, item: Item, ctx: &mut Context<Self>) {
-        let max = self.state.config.socket.max_message_size_bytes;
         let (first, chunk, last) = match item {
             Item::FirstText(b) => (Some(true), b, false),
             Item::FirstBinary(b) => (Some(false), b, false),
@@ -515,10 +520,6 @@ impl SocketActor {
             (Some(text), None) => self.partial = Some((text, BytesMut::from(&chunk[..]))),
             (None, Some((_, buf))) => buf.extend_from_slice(&chunk),
             _ => return self.begin_close(Some(CloseReason { code: CloseCode::Protocol, description: None }), ctx),
-        }
-        if self.partial.as_ref().is_some_and(|(_, buf)| buf.len() > max) {
-            self.partial = None;
-            return self.begin_close(Some(CloseReason { code: CloseCode::Size, description: None }), ctx);
         }
         if last {
             if let Some((text, buf)) = self.partial.take() {

@@ -194,7 +194,7 @@ impl Store {
     pub async fn find_login(&self, identifier: &Identifier) -> Result<Option<Login>, DbErr> {
         if let Identifier::Device(device) = identifier {
             if let Some(found) = self.batches.find_device.call(device.clone()).await {
-                return Ok(found);
+                return Ok(found?);
             }
         }
         let query = match identifier.column() {
@@ -263,7 +263,8 @@ impl Store {
             && model.email.is_none();
         if let (Identifier::Device(device), true) = (&new.identifier, plain) {
             let sign_up = DeviceSignUp { id, username: model.username.clone(), device: device.clone(), now: new.now };
-            if self.batches.insert_device.call(sign_up).await.is_some() {
+            if let Some(inserted) = self.batches.insert_device.call(sign_up).await {
+                inserted.map_err(|e| CreateError::Db(e.into()))?;
                 return Ok(model);
             }
             // The batch failed: this call goes alone, which tells a conflict of its own.

@@ -131,6 +131,28 @@ const SQLITE_INSERT_DEVICE_ACCOUNTS: &str = "INSERT INTO new_device_account (id,
 
 type LoginRow = (String, Uuid, String, i64, Option<String>);
 
+/// A batch that got no connection within the acquire timeout: its calls fail with it
+/// rather than each wait out the timeout again alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Unreachable;
+
+impl From<Unreachable> for sea_orm::DbErr {
+    fn from(_: Unreachable) -> Self {
+        sea_orm::DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout)
+    }
+}
+
+/// Every call's answer when the database could not be reached, `None` (each call goes
+/// alone) for any other failure.
+fn failed<T>(n: usize, e: &sqlx::Error, what: &str) -> Option<Vec<Result<T, Unreachable>>> {
+    if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) {
+        tracing::debug!(error = %e, calls = n, "batched {what} got no connection; its calls fail");
+        return Some((0..n).map(|_| Err(Unreachable)).collect());
+    }
+    tracing::debug!(error = %e, calls = n, "batched {what} failed; its calls go alone");
+    None
+}
+
 /// The lookup's answers in the order of the devices asked for.
 fn answers(devices: &[String], rows: Vec<LoginRow>) -> Vec<Option<Login>> {
     let found: HashMap<String, Login> = rows
@@ -140,30 +162,26 @@ fn answers(devices: &[String], rows: Vec<LoginRow>) -> Vec<Option<Login>> {
     devices.iter().map(|d| found.get(d).cloned()).collect()
 }
 
-fn looked_up(devices: &[String], rows: Result<Vec<LoginRow>, sqlx::Error>) -> Option<Vec<Option<Login>>> {
+type Found = Result<Option<Login>, Unreachable>;
+
+fn looked_up(devices: &[String], rows: Result<Vec<LoginRow>, sqlx::Error>) -> Option<Vec<Found>> {
     match rows {
-        Ok(rows) => Some(answers(devices, rows)),
-        Err(e) => {
-            tracing::debug!(error = %e, calls = devices.len(), "batched device lookup failed; its calls go alone");
-            None
-        }
+        Ok(rows) => Some(answers(devices, rows).into_iter().map(Ok).collect()),
+        Err(e) => failed(devices.len(), &e, "device lookup"),
     }
 }
 
-fn inserted<T>(n: usize, result: Result<T, sqlx::Error>) -> Option<Vec<()>> {
+fn inserted<T>(n: usize, result: Result<T, sqlx::Error>) -> Option<Vec<Result<(), Unreachable>>> {
     match result {
-        Ok(_) => Some(vec![(); n]),
-        Err(e) => {
-            tracing::debug!(error = %e, calls = n, "batched sign-up failed; its calls go alone");
-            None
-        }
+        Ok(_) => Some(vec![Ok(()); n]),
+        Err(e) => failed(n, &e, "sign-up"),
     }
 }
 
 /// The coalesced queries of one store.
 pub(crate) struct Batches {
-    pub find_device: Coalescer<String, Option<Login>>,
-    pub insert_device: Coalescer<DeviceSignUp, ()>,
+    pub find_device: Coalescer<String, Found>,
+    pub insert_device: Coalescer<DeviceSignUp, Result<(), Unreachable>>,
 }
 
 impl Batches {
@@ -290,6 +308,15 @@ mod tests {
         let c: Coalescer<u32, u32> = Coalescer::start(|_xs: Vec<u32>| async { None });
         assert_eq!(c.call(7).await, None);
         assert_eq!(c.counts(), (1, 1, 1));
+    }
+
+    #[test]
+    fn a_batch_without_a_connection_fails_its_calls_and_other_failures_send_them_alone() {
+        let failed = |e: sqlx::Error| super::failed::<()>(3, &e, "test");
+        assert_eq!(failed(sqlx::Error::PoolTimedOut), Some(vec![Err(super::Unreachable); 3]));
+        assert_eq!(failed(sqlx::Error::PoolClosed), Some(vec![Err(super::Unreachable); 3]));
+        assert_eq!(failed(sqlx::Error::RowNotFound), None);
+        assert_eq!(failed(sqlx::Error::Io(std::io::ErrorKind::BrokenPipe.into())), None);
     }
 
     #[tokio::test(start_paused = true)]

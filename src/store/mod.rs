@@ -74,7 +74,9 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
+            // A request waits this long for a connection: while the database is unreachable,
+            // requests fail fast rather than pile up (SQLite has nothing to wait for).
+            .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms))
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
                 Box::pin(async move {
@@ -149,6 +151,11 @@ impl Store {
                 (name, done)
             })
             .collect())
+    }
+
+    /// True when the database answers a round trip within `within` (`/readyz`).
+    pub async fn is_reachable(&self, within: Duration) -> bool {
+        matches!(tokio::time::timeout(within, self.db.ping()).await, Ok(Ok(())))
     }
 
     pub fn batch_counts(&self) -> BatchCounts {

@@ -242,6 +242,11 @@ impl TestApp {
         reply.body
     }
 
+    /// Connections open now on the client API (sockets included) and on the console.
+    pub fn open_connections(&self) -> (usize, usize) {
+        self.running.as_ref().map(|r| r.open_connections()).unwrap_or_default()
+    }
+
     /// Shuts the server down gracefully (as on SIGTERM).
     pub async fn shutdown(&mut self) {
         if let Some(running) = self.running.take() {

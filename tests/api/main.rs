@@ -3,17 +3,20 @@
 
 mod helpers;
 mod provider;
+mod raw;
 
 mod account;
 mod authenticate;
 mod console;
 mod friends;
 mod gateway;
+mod limits;
 mod link;
 mod lockout;
 mod metrics;
 mod migrations;
 mod races;
+mod readiness;
 mod realtime;
 mod revocation;
 mod session;
@@ -26,3 +29,4 @@ mod social_instant_game;
 mod social_steam;
 mod text_edges;
 mod ws_client;
+mod ws_frames;

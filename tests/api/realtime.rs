@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::helpers::{claims, wait_for_second_start, wait_until, TestApp};
+use crate::raw;
 
 struct User {
     token: String,
@@ -500,4 +501,53 @@ async fn registry_delivers_to_and_disconnects_one_session(app: TestApp) {
     assert_eq!((code, reason.as_str()), (1000, "server-side session disconnect"));
     assert!(wait_until(|| app.state.registry.socket_count() == 0).await);
     assert!(!app.state.registry.disconnect_session(session));
+}
+
+both_backends!(frame_header_over_the_limit_closes_1009_before_the_payload);
+async fn frame_header_over_the_limit_closes_1009_before_the_payload(app: TestApp) {
+    use tokio::io::AsyncWriteExt;
+    let u = user(&app, "hugeframe").await;
+    let (mut read, mut write) = raw::upgrade(&app.addr, &u.token).await.into_split();
+    // A text frame announcing 300 MB, then 8 MB of it (well short of the announced size).
+    write.write_all(&raw::ws_header(true, 0x1, 300_000_000)).await.unwrap();
+    let started = std::time::Instant::now();
+    let streamer = tokio::spawn(async move {
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..128 {
+            if write.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+    });
+    let code = raw::ws_close_code(&mut read, Duration::from_secs(3)).await;
+    assert_eq!(code, Some(1009));
+    assert!(started.elapsed() < Duration::from_secs(1), "closed after {:?}", started.elapsed());
+    assert!(wait_until(|| app.state.registry.socket_count() == 0).await);
+    streamer.abort();
+}
+
+both_backends!(fragments_of_exactly_the_limit_pass_and_one_more_byte_closes_1009_at_its_header);
+async fn fragments_of_exactly_the_limit_pass_and_one_more_byte_closes_1009_at_its_header(app: TestApp) {
+    use tokio::io::AsyncWriteExt;
+    let u = user(&app, "fragments").await;
+    let mut ws = raw::upgrade(&app.addr, &u.token).await;
+    // {"cid":"…","ping":{}} of exactly 4096 bytes, in three fragments.
+    let message = format!(r#"{{"cid":"{}","ping":{{}}}}"#, "x".repeat(4096 - 20));
+    assert_eq!(message.len(), 4096);
+    let bytes = message.as_bytes();
+    let mut out = raw::ws_frame(false, 0x1, &bytes[..3000]);
+    out.extend(raw::ws_frame(false, 0x0, &bytes[3000..4000]));
+    out.extend(raw::ws_frame(true, 0x0, &bytes[4000..]));
+    ws.write_all(&out).await.unwrap();
+    let (opcode, answer) = raw::ws_read(&mut ws, Duration::from_secs(2)).await.expect("an answer");
+    assert_eq!(opcode, 0x1);
+    let answer: Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer["pong"], json!({}));
+    assert_eq!(answer["cid"].as_str().map(str::len), Some(4096 - 20));
+    // 3000 + 1000 + 97 = 4097: the third header alone closes the socket.
+    let mut out = raw::ws_frame(false, 0x1, &bytes[..3000]);
+    out.extend(raw::ws_frame(false, 0x0, &bytes[3000..4000]));
+    out.extend(raw::ws_header(true, 0x0, 97));
+    ws.write_all(&out).await.unwrap();
+    assert_eq!(raw::ws_close_code(&mut ws, Duration::from_secs(1)).await, Some(1009));
 }

@@ -1,0 +1,3 @@
+//! What both HTTP listeners (the client API and the console) share.
+
+pub mod limits;
