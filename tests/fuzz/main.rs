@@ -8,6 +8,7 @@
 mod alloc;
 mod json;
 
+mod body;
 mod envelope;
 
 use std::cell::Cell;
