@@ -10,6 +10,7 @@ mod json;
 
 mod body;
 mod envelope;
+mod query;
 
 use std::cell::Cell;
 
