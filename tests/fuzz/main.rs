@@ -11,6 +11,7 @@ mod json;
 mod body;
 mod envelope;
 mod query;
+mod token;
 
 use std::cell::Cell;
 
