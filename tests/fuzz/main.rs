@@ -9,6 +9,7 @@ mod alloc;
 mod json;
 
 mod body;
+mod console;
 mod envelope;
 mod query;
 mod token;
