@@ -228,10 +228,16 @@ proptest! {
         progress("token_signed_with_the_key_verifies_exactly_as_the_spec_says");
         let keys = keys();
         let config = SessionConfig::default();
+        // Every occurrence of a vrs entry must be a string: a generic tree keeps only the last
+        // of duplicate keys, so a non-string one before it is checked on the tree we built.
+        let vrs_strings = payload.iter().all(|(k, v)| match (k.as_str(), v) {
+            ("vrs", Json::Object(entries)) => entries.iter().all(|(_, v)| matches!(v, Json::Text(_))),
+            _ => true,
+        });
         let payload = Json::Object(payload).render();
         let token = sign(header, payload.as_bytes(), &config.encryption_key);
         let expected = match serde_json::from_str(&payload) {
-            Ok(Value::Object(map)) if header_ok => claims(&map),
+            Ok(Value::Object(map)) if header_ok && vrs_strings => claims(&map),
             _ => None,
         };
         let (verified, peak) = peak_during(|| keys.verify(&token, TokenKind::Access, NOW));
@@ -273,7 +279,7 @@ proptest! {
         vrs in proptest::collection::btree_map(text(WORDS), text(WORDS), 0..4),
         iat in 0..NOW,
         at in any::<Index>(),
-        byte in 0x21u8..0x7f,
+        shift in 1u8..94,
         refresh in any::<bool>(),
     ) {
         progress("issued_token_verifies_and_any_single_byte_change_fails");
@@ -290,9 +296,11 @@ proptest! {
         prop_assert_eq!(keys.verify(&token, kind, exp - 1), Some(claims));
         prop_assert_eq!(keys.verify(&token, kind, exp), None);
 
+        // Every byte of a token is printable ASCII (base64url and dots): move it to another
+        // one of the 94.
         let mut changed = token.clone().into_bytes();
         let at = at.index(changed.len());
-        prop_assume!(changed[at] != byte);
+        let byte = 0x21 + (changed[at] - 0x21 + shift) % 94;
         changed[at] = byte;
         let changed = String::from_utf8(changed).expect("ASCII for ASCII");
         prop_assert_eq!(keys.verify(&changed, kind, NOW), None, "byte {} of {} changed to {:?}", at, token, byte as char);
