@@ -43,15 +43,16 @@ thread_local! {
     static CASES: Cell<(&'static str, u64)> = const { Cell::new(("", 0)) };
 }
 
-/// Counts a case of `property`; every 100,000th is printed so that a run cut short by
-/// `scripts/fuzz`'s time cap still tells how far it got.
+/// Counts a case of `property`. The first case and every 10,000th are printed (kept out of
+/// sight unless the test fails or runs with `--nocapture`), so that `scripts/fuzz` can tell a
+/// property from a fixed test and how far a run cut short by its time cap got.
 pub fn progress(property: &'static str) {
     CASES.with(|cases| {
         let (name, count) = cases.get();
         let count = if name == property { count + 1 } else { 1 };
         cases.set((property, count));
-        if count % 100_000 == 0 {
-            eprintln!("progress {property} {count}");
+        if count == 1 || count % 10_000 == 0 {
+            eprintln!("fuzz-progress {property} {count}");
         }
     });
 }
