@@ -41,7 +41,8 @@ pub fn parse_filter(filter: &str) -> ApiResult<AccountFilter> {
     })
 }
 
-fn encode_cursor(after: &AfterCursor) -> String {
+/// The opaque `next_cursor` of a console account page: base64url of `i:<id>` or `u:<username>`.
+pub fn encode_cursor(after: &AfterCursor) -> String {
     let text = match after {
         AfterCursor::Start => return String::new(),
         AfterCursor::Id(id) => format!("i:{id}"),
@@ -50,7 +51,8 @@ fn encode_cursor(after: &AfterCursor) -> String {
     URL_SAFE_NO_PAD.encode(text)
 }
 
-fn decode_cursor(cursor: &str) -> Option<AfterCursor> {
+/// Reads a `cursor` parameter back; `None` for anything `encode_cursor` did not write.
+pub fn decode_cursor(cursor: &str) -> Option<AfterCursor> {
     if cursor.is_empty() {
         return Some(AfterCursor::Start);
     }

@@ -47,7 +47,7 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonBody<T> {
 
 /// Undoes a gzip/deflate Content-Encoding. A body labelled so that is not, ends up empty
 /// (as in Nakama); a decoded body over the limit is `429`.
-fn decode(raw: &[u8], encoding: Option<&str>, limit: usize) -> Result<Vec<u8>, ApiError> {
+pub fn decode(raw: &[u8], encoding: Option<&str>, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut out = Vec::new();
     // Read one byte past the limit to learn that it is exceeded, and a bounded amount
     // more to report a size, without inflating a zip bomb.

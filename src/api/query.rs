@@ -32,6 +32,11 @@ impl QueryString {
         Self { pairs }
     }
 
+    /// Every decoded pair, in query order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     /// Every value given under the proto name or the camelCase name.
     pub fn all(&self, name: &str, camel: &str) -> Vec<String> {
         self.pairs.iter().filter(|(k, _)| k == name || k == camel).map(|(_, v)| v.clone()).collect()

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Every message field of the envelope, snake_case, with whether clients may send it.
-const MESSAGES: &[(&str, bool)] = &[
+pub const MESSAGES: &[(&str, bool)] = &[
     ("channel", false),
     ("channel_join", true),
     ("channel_leave", true),
