@@ -24,8 +24,8 @@ const MAX_CONTROL_PAYLOAD: u64 = 125;
 /// fragmented message) over the limit is refused at its header, and the buffer never holds
 /// more than the limit plus one header: actix-http's parser alone would buffer a payload of
 /// any announced size before comparing it with the limit.
-pub struct FrameReader {
-    half: OwnedReadHalf,
+pub struct FrameReader<R = OwnedReadHalf> {
+    half: R,
     buf: BytesMut,
     codec: Codec,
     max_message: usize,
@@ -58,10 +58,11 @@ fn header(buf: &[u8]) -> Option<Header> {
     (buf.len() >= len).then_some(Header { fin: first & 0x80 != 0, opcode: first & 0x0F, len, payload })
 }
 
-impl FrameReader {
+impl<R> FrameReader<R> {
     /// `leftover`: bytes read with the upgrade request that already belong to frames (at
     /// most actix-http's read buffer, which held them already; each header is still checked).
-    pub fn new(half: OwnedReadHalf, leftover: &[u8], max_message: usize) -> Self {
+    /// `half`: the connection's read half (any reader in tests).
+    pub fn new(half: R, leftover: &[u8], max_message: usize) -> Self {
         Self {
             half,
             buf: BytesMut::from(leftover),
@@ -71,6 +72,11 @@ impl FrameReader {
             message_len: 0,
             done: false,
         }
+    }
+
+    /// The capacity of the read buffer now (it never exceeds the limit plus one header).
+    pub fn buffered_capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// The most bytes the buffer may hold.
@@ -120,7 +126,7 @@ impl FrameReader {
     }
 }
 
-impl Stream for FrameReader {
+impl<R: AsyncRead + Unpin> Stream for FrameReader<R> {
     type Item = Result<Frame, ProtocolError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

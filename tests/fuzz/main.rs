@@ -3,7 +3,7 @@
 //! beyond a bound derived from its input size and configured limit.
 //!
 //! `PROPTEST_CASES` sets the cases per property (default 10,000); `scripts/fuzz` runs the
-//! release build with a million. The WebSocket frame reader gets its property with its rewrite.
+//! release build with a million.
 
 mod alloc;
 mod json;
@@ -11,6 +11,7 @@ mod json;
 mod body;
 mod console;
 mod envelope;
+mod frame;
 mod query;
 mod token;
 
