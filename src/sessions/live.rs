@@ -117,6 +117,11 @@ impl LiveSessions {
             }
         });
         self.sessions.fetch_sub(removed, Ordering::Relaxed);
+        // Entries come and go all the time (a login adds one, its expiry removes it), and the
+        // hash table counts removed slots against its room until it rebuilds: left alone, a
+        // table of steady size doubles after some minutes (seen in scripts/soak: +21 MiB at
+        // 10 minutes). Rebuilt to fit after each sweep, it stays at its size.
+        self.users.shrink_to_fit();
     }
 
     /// Users with at least one session listed.
