@@ -62,12 +62,17 @@ const MAX_KEPT: usize = 16;
 /// next second.
 async fn issue_second(state: &AppState, user_id: Uuid, tid: Uuid) -> ApiResult<i64> {
     const FAILED: &str = "Error finding or creating user account.";
-    loop {
+    // Each pass either returns or sees the stored row change (or a second pass): bounded.
+    for _ in 0..MAX_KEPT + 4 {
         let now = unix_now();
         let Some(inv) = state.cache.invalidation(user_id).filter(|inv| inv.at >= now) else {
             return Ok(now);
         };
         if inv.kept.len() >= MAX_KEPT {
+            if inv.at > now {
+                // Another node's clock runs ahead: do not wait for it, start after it.
+                return Ok(inv.at + 1);
+            }
             wait_for_second(inv.at + 1).await;
             continue;
         }
@@ -84,6 +89,9 @@ async fn issue_second(state: &AppState, user_id: Uuid, tid: Uuid) -> ApiResult<i
             None => return Ok(unix_now().max(inv.at + 1)),
         }
     }
+    // Logins of this user kept racing invalidations: issue after the latest one known.
+    let latest = state.cache.invalidation(user_id).map_or(0, |inv| inv.at);
+    Ok(unix_now().max(latest + 1))
 }
 
 /// Sleeps until Unix second `second` has begun (at most two seconds).
