@@ -133,7 +133,7 @@ pub enum UnlinkOutcome {
 }
 
 /// PostgreSQL: insert an account and its first device in one statement.
-const INSERT_USER_WITH_DEVICE: &str = "WITH new_user AS (INSERT INTO users (id, username, display_name, \
+pub(crate) const INSERT_USER_WITH_DEVICE: &str = "WITH new_user AS (INSERT INTO users (id, username, display_name, \
     avatar_url, lang_tag, location, timezone, metadata, wallet, email, password, custom_id, facebook_id, \
     google_id, gamecenter_id, steam_id, facebook_instant_game_id, apple_id, edge_count, create_time, \
     update_time, verify_time, disable_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
@@ -141,14 +141,14 @@ const INSERT_USER_WITH_DEVICE: &str = "WITH new_user AS (INSERT INTO users (id, 
     INSERT INTO user_device (id, user_id) VALUES ($24, $1)";
 
 /// SQLite: the same through the `new_device_account` view (migration 4).
-const INSERT_USER_WITH_DEVICE_SQLITE: &str = "INSERT INTO new_device_account (id, username, display_name, \
+pub(crate) const INSERT_USER_WITH_DEVICE_SQLITE: &str = "INSERT INTO new_device_account (id, username, display_name, \
     avatar_url, lang_tag, location, timezone, metadata, wallet, email, password, custom_id, facebook_id, \
     google_id, gamecenter_id, steam_id, facebook_instant_game_id, apple_id, edge_count, create_time, \
     update_time, verify_time, disable_time, device_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
     ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /// The values of the users columns of both statements, in order.
-fn user_values(m: &users::Model) -> Vec<Value> {
+pub(crate) fn user_values(m: &users::Model) -> Vec<Value> {
     vec![
         m.id.into(),
         m.username.clone().into(),

@@ -106,25 +106,27 @@ pub(crate) struct DeviceSignUp {
     pub now: i64,
 }
 
-const PG_FIND_DEVICES: &str = "SELECT d.id, u.id, u.username, u.disable_time, u.password \
+pub(crate) const PG_FIND_DEVICES: &str = "SELECT d.id, u.id, u.username, u.disable_time, u.password \
     FROM user_device d JOIN users u ON u.id = d.user_id WHERE d.id = ANY($1)";
 
 /// All rows or none: a conflict anywhere (a taken username, two first logins of one device)
 /// fails the statement, and its callers retry one by one to learn whose row it was.
-const PG_INSERT_DEVICE_ACCOUNTS: &str = "WITH v AS (SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], \
+pub(crate) const PG_INSERT_DEVICE_ACCOUNTS: &str =
+    "WITH v AS (SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], \
     $4::bigint[]) AS v(id, username, device, now)), \
     new_users AS (INSERT INTO users (id, username, create_time, update_time) \
     SELECT id, username, now, now FROM v) \
     INSERT INTO user_device (id, user_id) SELECT device, id FROM v";
 
 /// SQLite takes the batch as one JSON array parameter.
-const SQLITE_FIND_DEVICES: &str = "SELECT d.id, u.id, u.username, u.disable_time, u.password \
+pub(crate) const SQLITE_FIND_DEVICES: &str = "SELECT d.id, u.id, u.username, u.disable_time, u.password \
     FROM user_device d JOIN users u ON u.id = d.user_id WHERE d.id IN (SELECT value FROM json_each(?1))";
 
 /// Through the `new_device_account` view (migration 4), whose trigger inserts both rows;
 /// one statement, so a constraint failure anywhere undoes all of it. Ids travel as hex
 /// (`unhex`) because SQLite stores UUIDs as 16-byte blobs.
-const SQLITE_INSERT_DEVICE_ACCOUNTS: &str = "INSERT INTO new_device_account (id, username, lang_tag, metadata, \
+pub(crate) const SQLITE_INSERT_DEVICE_ACCOUNTS: &str =
+    "INSERT INTO new_device_account (id, username, lang_tag, metadata, \
     wallet, edge_count, create_time, update_time, verify_time, disable_time, device_id) \
     SELECT unhex(value ->> 'i'), value ->> 'u', 'en', '{}', '{}', 0, value ->> 't', value ->> 't', 0, 0, \
     value ->> 'd' FROM json_each(?1)";

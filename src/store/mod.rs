@@ -7,6 +7,8 @@ mod console;
 mod friends;
 mod login_attempts;
 mod revocations;
+#[cfg(test)]
+mod sql_columns;
 
 use std::str::FromStr;
 use std::sync::Arc;
