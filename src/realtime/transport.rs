@@ -287,7 +287,7 @@ impl FrameWriter {
 
 /// Hand-made client frames, shared with the integration tests.
 #[cfg(test)]
-#[path = "../../tests/api/ws_frames.rs"]
+#[path = "../../tests/common/ws_frames.rs"]
 mod ws_frames;
 
 #[cfg(test)]

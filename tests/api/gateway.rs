@@ -1,7 +1,7 @@
 //! http-conventions.md: server key, bearer, error body, routing, bodies, CORS.
 
-use crate::both_backends;
 use crate::helpers::{TestApp, SERVER_KEY};
+use crate::storage_free;
 
 const DEVICE: &str = "/v2/account/authenticate/device";
 
@@ -13,7 +13,7 @@ async fn post_with_auth(app: &TestApp, path: &str, auth: Option<&str>, body: &st
     crate::helpers::Reply::from(req.send().await.unwrap()).await
 }
 
-both_backends!(server_key_rules);
+storage_free!(server_key_rules);
 async fn server_key_rules(app: TestApp) {
     let body = r#"{"id":"server-key-device"}"#;
     post_with_auth(&app, DEVICE, None, body).await.assert_error(401, 16, "Server key required");
@@ -42,7 +42,7 @@ fn base64_encode(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-both_backends!(bearer_rules);
+storage_free!(bearer_rules);
 async fn bearer_rules(app: TestApp) {
     app.get_bearer("/v2/account", "garbage").await.assert_error(401, 16, "Auth token invalid");
     let res = app.client.get(app.url("/v2/account")).send().await.unwrap();
@@ -59,7 +59,7 @@ async fn bearer_rules(app: TestApp) {
     crate::helpers::Reply::from(res).await.assert_error(401, 16, "Auth token invalid");
 }
 
-both_backends!(token_with_non_uuid_uid_is_refused);
+storage_free!(token_with_non_uuid_uid_is_refused);
 async fn token_with_non_uuid_uid_is_refused(app: TestApp) {
     use base64::Engine;
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -71,7 +71,7 @@ async fn token_with_non_uuid_uid_is_refused(app: TestApp) {
     app.get_bearer("/v2/account", &format!("{signing}.{sig}")).await.assert_error(401, 16, "Auth token invalid");
 }
 
-both_backends!(unknown_route_and_wrong_method);
+storage_free!(unknown_route_and_wrong_method);
 async fn unknown_route_and_wrong_method(app: TestApp) {
     let res = app.client.get(app.url("/v2/nothing")).send().await.unwrap();
     crate::helpers::Reply::from(res).await.assert_error(404, 5, "Not Found");
@@ -85,7 +85,7 @@ async fn unknown_route_and_wrong_method(app: TestApp) {
     assert_eq!(health.text().await.unwrap(), "{}");
 }
 
-both_backends!(body_errors_come_before_auth);
+storage_free!(body_errors_come_before_auth);
 async fn body_errors_come_before_auth(app: TestApp) {
     let reply = post_with_auth(&app, DEVICE, None, "{bad").await;
     assert_eq!(reply.status, 400);
@@ -101,7 +101,7 @@ async fn body_errors_come_before_auth(app: TestApp) {
     assert_eq!(app.post_key(DEVICE, r#"{"id":"lenient-device","ID":"x","nested":{"a":1}} trailing"#).await.status, 200);
 }
 
-both_backends!(body_limit_is_262144_bytes);
+storage_free!(body_limit_is_262144_bytes);
 async fn body_limit_is_262144_bytes(app: TestApp) {
     let prefix = r#"{"id":"limit-device-1","pad":""#;
     let exact = format!("{prefix}{}\"}}", "x".repeat(262_144 - prefix.len() - 2));
@@ -111,12 +111,12 @@ async fn body_limit_is_262144_bytes(app: TestApp) {
     app.post_key(DEVICE, &over).await.assert_error(400, 3, "http: request body too large");
 }
 
-both_backends!(gzip_bodies_are_decoded);
+storage_free!(gzip_bodies_are_decoded);
 async fn gzip_bodies_are_decoded(app: TestApp) {
     assert_eq!(post_gzip(&app, DEVICE, br#"{"id":"gzip-device-1"}"#).await.status, 200);
 }
 
-both_backends!(cors_preflight_and_origin);
+storage_free!(cors_preflight_and_origin);
 async fn cors_preflight_and_origin(app: TestApp) {
     let res = app
         .client
@@ -161,7 +161,7 @@ fn signed(payload: &str, alg: jsonwebtoken::Algorithm, header: &str) -> String {
     format!("{signing}.{sig}")
 }
 
-both_backends!(tokens_without_integer_future_exp_or_not_hs256_are_invalid);
+storage_free!(tokens_without_integer_future_exp_or_not_hs256_are_invalid);
 async fn tokens_without_integer_future_exp_or_not_hs256_are_invalid(app: TestApp) {
     let login = app.device("exp-rules-device").await;
     let uid = crate::helpers::claims(&login.token())["uid"].as_str().unwrap().to_string();
@@ -191,7 +191,7 @@ async fn tokens_without_integer_future_exp_or_not_hs256_are_invalid(app: TestApp
     assert_eq!(app.get_bearer("/v2/account", &token).await.status, 200);
 }
 
-both_backends!(bearer_given_twice_is_invalid);
+storage_free!(bearer_given_twice_is_invalid);
 async fn bearer_given_twice_is_invalid(app: TestApp) {
     let token = app.new_device_token().await;
     let res = app
@@ -205,7 +205,7 @@ async fn bearer_given_twice_is_invalid(app: TestApp) {
     crate::helpers::Reply::from(res).await.assert_error(401, 16, "Auth token invalid");
 }
 
-both_backends!(repeated_single_query_field_is_invalid_argument);
+storage_free!(repeated_single_query_field_is_invalid_argument);
 async fn repeated_single_query_field_is_invalid_argument(app: TestApp) {
     app.post_key(&format!("{DEVICE}?create=true&create=false"), r#"{"id":"repeat-device-1"}"#).await.assert_error(
         400,
@@ -222,7 +222,7 @@ async fn repeated_single_query_field_is_invalid_argument(app: TestApp) {
     assert_eq!(crate::helpers::claims(&reply.token())["usn"].as_str().unwrap().len(), 10);
 }
 
-both_backends!(gzip_body_decoding_to_more_than_the_limit_is_resource_exhausted);
+storage_free!(gzip_body_decoding_to_more_than_the_limit_is_resource_exhausted);
 async fn gzip_body_decoding_to_more_than_the_limit_is_resource_exhausted(app: TestApp) {
     let body = format!(r#"{{"id":"gzip-big-device","vars":{{"pad":"{}"}}}}"#, "x".repeat(300_000));
     assert!(gzip(body.as_bytes()).len() < 262_144);
@@ -232,7 +232,7 @@ async fn gzip_body_decoding_to_more_than_the_limit_is_resource_exhausted(app: Te
     assert!(reply.body["message"].as_str().unwrap().starts_with("trying to send message larger than max ("));
 }
 
-both_backends!(responses_are_gzipped_when_asked);
+storage_free!(responses_are_gzipped_when_asked);
 async fn responses_are_gzipped_when_asked(app: TestApp) {
     let token = app.new_device_token().await;
     // A client without transparent decompression sees the encoding header.
@@ -259,7 +259,7 @@ async fn raw_http(app: &TestApp, request: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-both_backends!(upgrade_headers_on_rest_paths_are_answered_as_plain_requests);
+storage_free!(upgrade_headers_on_rest_paths_are_answered_as_plain_requests);
 async fn upgrade_headers_on_rest_paths_are_answered_as_plain_requests(app: TestApp) {
     // curl --http2 on plain http sends an h2c upgrade; the request must still be served.
     let body = r#"{"id":"h2c-upgrade-device"}"#;

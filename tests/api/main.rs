@@ -1,9 +1,9 @@
 //! Integration tests of the client API: the real app on port 0, a fresh database per test,
 //! every storage test on SQLite and on PostgreSQL.
 
-mod helpers;
-mod provider;
-mod raw;
+#[path = "../common/mod.rs"]
+mod common;
+use common::{helpers, provider, raw, ws_client, ws_frames};
 
 mod account;
 mod authenticate;
@@ -28,5 +28,3 @@ mod social_google;
 mod social_instant_game;
 mod social_steam;
 mod text_edges;
-mod ws_client;
-mod ws_frames;

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::both_backends;
 use crate::helpers::{claims, wait_for_second_start, wait_until, TestApp};
 use crate::raw;
+use crate::{both_backends, storage_free};
 
 struct User {
     token: String,
@@ -37,7 +37,7 @@ fn presence_of(event: &Value, list: &str) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-both_backends!(upgrade_without_token_is_401_missing_or_invalid_token);
+storage_free!(upgrade_without_token_is_401_missing_or_invalid_token);
 async fn upgrade_without_token_is_401_missing_or_invalid_token(app: TestApp) {
     let (status, body) = app.ws_query("lang=en&status=true", &[]).await.refused();
     assert_eq!((status, body.as_str()), (401, "Missing or invalid token\n"));
@@ -45,7 +45,7 @@ async fn upgrade_without_token_is_401_missing_or_invalid_token(app: TestApp) {
     assert_eq!(status, 401);
 }
 
-both_backends!(bad_format_is_400_before_the_token);
+storage_free!(bad_format_is_400_before_the_token);
 async fn bad_format_is_400_before_the_token(app: TestApp) {
     let (status, body) = app.ws_query("format=xml&token=garbage", &[]).await.refused();
     assert_eq!((status, body.as_str()), (400, "Invalid format parameter\n"));
@@ -53,7 +53,7 @@ async fn bad_format_is_400_before_the_token(app: TestApp) {
     assert_eq!((status, body.as_str()), (400, "Invalid format parameter\n"));
 }
 
-both_backends!(refresh_token_and_bad_authorization_header_are_refused);
+storage_free!(refresh_token_and_bad_authorization_header_are_refused);
 async fn refresh_token_and_bad_authorization_header_are_refused(app: TestApp) {
     let login = app.device("ws-auth-device-1").await;
     let (status, _) = app.ws_query(&format!("token={}", login.refresh_token()), &[]).await.refused();
@@ -76,7 +76,7 @@ async fn logged_out_token_cannot_open_a_socket(app: TestApp) {
     assert_eq!(status, 401);
 }
 
-both_backends!(ping_is_answered_with_pong_and_cid);
+storage_free!(ping_is_answered_with_pong_and_cid);
 async fn ping_is_answered_with_pong_and_cid(app: TestApp) {
     let u = user(&app, "pinger").await;
     let mut ws = app.ws(&u.token, false).await;
@@ -158,7 +158,7 @@ async fn status_update_without_value_appears_offline(app: TestApp) {
     ws.silent_for(200).await;
 }
 
-both_backends!(status_longer_than_2048_bytes_is_bad_input);
+storage_free!(status_longer_than_2048_bytes_is_bad_input);
 async fn status_longer_than_2048_bytes_is_bad_input(app: TestApp) {
     let u = user(&app, "verbose").await;
     let mut ws = app.ws(&u.token, false).await;
@@ -190,7 +190,7 @@ async fn follow_rejects_bad_ids_and_empty_usernames_and_skips_self(app: TestApp)
     assert_eq!(err["error"]["code"], 3);
 }
 
-both_backends!(malformed_envelopes_close_the_socket);
+storage_free!(malformed_envelopes_close_the_socket);
 async fn malformed_envelopes_close_the_socket(app: TestApp) {
     let u = user(&app, "malformed").await;
     for bad in
@@ -204,7 +204,7 @@ async fn malformed_envelopes_close_the_socket(app: TestApp) {
     }
 }
 
-both_backends!(missing_and_unrecognized_payloads_error_then_close);
+storage_free!(missing_and_unrecognized_payloads_error_then_close);
 async fn missing_and_unrecognized_payloads_error_then_close(app: TestApp) {
     let u = user(&app, "missing").await;
     let mut ws = app.ws(&u.token, false).await;
@@ -219,7 +219,7 @@ async fn missing_and_unrecognized_payloads_error_then_close(app: TestApp) {
     assert_eq!(texts, [json!({"cid":"s1","error":{"code":1,"message":"Unrecognized message."}})]);
 }
 
-both_backends!(binary_frame_on_json_socket_closes);
+storage_free!(binary_frame_on_json_socket_closes);
 async fn binary_frame_on_json_socket_closes(app: TestApp) {
     use futures_util::SinkExt;
     let u = user(&app, "binary").await;
@@ -229,7 +229,7 @@ async fn binary_frame_on_json_socket_closes(app: TestApp) {
     assert_eq!((code, reason.as_str()), (1000, "received unexpected WebSocket message type"));
 }
 
-both_backends!(message_over_4096_bytes_closes_with_1009);
+storage_free!(message_over_4096_bytes_closes_with_1009);
 async fn message_over_4096_bytes_closes_with_1009(app: TestApp) {
     let u = user(&app, "oversized").await;
     let mut ws = app.ws(&u.token, false).await;
@@ -243,7 +243,7 @@ async fn message_over_4096_bytes_closes_with_1009(app: TestApp) {
     assert_eq!((code, reason.as_str()), (1009, ""));
 }
 
-both_backends!(client_close_code_is_echoed_with_empty_reason);
+storage_free!(client_close_code_is_echoed_with_empty_reason);
 async fn client_close_code_is_echoed_with_empty_reason(app: TestApp) {
     let u = user(&app, "closer").await;
     let mut ws = app.ws(&u.token, false).await;
@@ -257,7 +257,7 @@ async fn client_close_code_is_echoed_with_empty_reason(app: TestApp) {
     assert_eq!((code, reason.as_str()), (4000, ""));
 }
 
-both_backends!(silent_client_is_pinged_then_dropped, |c: &mut hearth::config::Config| {
+storage_free!(silent_client_is_pinged_then_dropped, |c: &mut hearth::config::Config| {
     c.socket.ping_period_ms = 300;
     c.socket.pong_wait_ms = 700;
 });
@@ -284,7 +284,7 @@ async fn silent_client_is_pinged_then_dropped(app: TestApp) {
     assert!(close.reason.ends_with(": i/o timeout"), "{}", close.reason);
 }
 
-both_backends!(answering_pings_keeps_the_socket, |c: &mut hearth::config::Config| {
+storage_free!(answering_pings_keeps_the_socket, |c: &mut hearth::config::Config| {
     c.socket.ping_period_ms = 200;
     c.socket.pong_wait_ms = 500;
 });
@@ -365,7 +365,7 @@ async fn single_socket_kicks_the_older_socket(app: TestApp) {
     assert_eq!(second.request(r#"{"cid":"1","ping":{}}"#).await, json!({"cid":"1","pong":{}}));
 }
 
-both_backends!(slow_reader_is_closed_when_its_queue_overflows, |c: &mut hearth::config::Config| {
+storage_free!(slow_reader_is_closed_when_its_queue_overflows, |c: &mut hearth::config::Config| {
     c.socket.outgoing_queue_size = 8;
     c.socket.write_wait_ms = 60_000;
 });
@@ -381,7 +381,7 @@ async fn slow_reader_is_closed_when_its_queue_overflows(app: TestApp) {
     assert!(texts.len() < sent, "{} of {sent} frames delivered", texts.len());
 }
 
-both_backends!(client_that_stops_reading_is_dropped_after_write_wait, |c: &mut hearth::config::Config| {
+storage_free!(client_that_stops_reading_is_dropped_after_write_wait, |c: &mut hearth::config::Config| {
     c.socket.write_wait_ms = 300;
 });
 async fn client_that_stops_reading_is_dropped_after_write_wait(app: TestApp) {
@@ -424,7 +424,7 @@ async fn flood_status_updates(app: &TestApp, token: &str, count: usize) -> usize
     count
 }
 
-both_backends!(opening_and_killing_thousands_of_sockets_leaves_registries_empty);
+storage_free!(opening_and_killing_thousands_of_sockets_leaves_registries_empty);
 async fn opening_and_killing_thousands_of_sockets_leaves_registries_empty(app: TestApp) {
     let u = user(&app, "leaky").await;
     for wave in 0..4 {
@@ -449,7 +449,7 @@ async fn opening_and_killing_thousands_of_sockets_leaves_registries_empty(app: T
     assert_eq!(app.state.status.followed_user_count(), 0);
 }
 
-both_backends!(ws_route_is_get_only_and_needs_a_handshake);
+storage_free!(ws_route_is_get_only_and_needs_a_handshake);
 async fn ws_route_is_get_only_and_needs_a_handshake(app: TestApp) {
     let res = app.client.post(app.url("/ws")).send().await.unwrap();
     crate::helpers::Reply::from(res).await.assert_error(404, 5, "Not Found");
@@ -462,7 +462,7 @@ async fn ws_route_is_get_only_and_needs_a_handshake(app: TestApp) {
     assert_eq!(res.text().await.unwrap(), "Bad Request\n");
 }
 
-both_backends!(shutdown_closes_sockets_with_a_reason_in_bounded_time);
+storage_free!(shutdown_closes_sockets_with_a_reason_in_bounded_time);
 async fn shutdown_closes_sockets_with_a_reason_in_bounded_time(mut app: TestApp) {
     let u = user(&app, "shutdown").await;
     let mut sockets = Vec::new();
@@ -486,7 +486,7 @@ async fn shutdown_closes_sockets_with_a_reason_in_bounded_time(mut app: TestApp)
     assert_eq!(app.state.registry.socket_count(), 0);
 }
 
-both_backends!(registry_delivers_to_and_disconnects_one_session);
+storage_free!(registry_delivers_to_and_disconnects_one_session);
 async fn registry_delivers_to_and_disconnects_one_session(app: TestApp) {
     let u = user(&app, "targeted").await;
     let mut ws = app.ws(&u.token, true).await;
@@ -503,7 +503,7 @@ async fn registry_delivers_to_and_disconnects_one_session(app: TestApp) {
     assert!(!app.state.registry.disconnect_session(session));
 }
 
-both_backends!(frame_header_over_the_limit_closes_1009_before_the_payload);
+storage_free!(frame_header_over_the_limit_closes_1009_before_the_payload);
 async fn frame_header_over_the_limit_closes_1009_before_the_payload(app: TestApp) {
     use tokio::io::AsyncWriteExt;
     let u = user(&app, "hugeframe").await;
@@ -526,7 +526,7 @@ async fn frame_header_over_the_limit_closes_1009_before_the_payload(app: TestApp
     streamer.abort();
 }
 
-both_backends!(fragments_of_exactly_the_limit_pass_and_one_more_byte_closes_1009_at_its_header);
+storage_free!(fragments_of_exactly_the_limit_pass_and_one_more_byte_closes_1009_at_its_header);
 async fn fragments_of_exactly_the_limit_pass_and_one_more_byte_closes_1009_at_its_header(app: TestApp) {
     use tokio::io::AsyncWriteExt;
     let u = user(&app, "fragments").await;

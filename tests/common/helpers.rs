@@ -39,6 +39,25 @@ macro_rules! both_backends {
     };
 }
 
+/// A test of what no database changes (routes, headers, CORS, body and query parsing, the
+/// server key): it runs once, on SQLite. `storage_free!(name);` or `storage_free!(name, |c| ...);`.
+#[macro_export]
+macro_rules! storage_free {
+    ($name:ident) => {
+        $crate::storage_free!($name, |_c: &mut hearth::config::Config| {});
+    };
+    ($name:ident, $tweak:expr) => {
+        mod $name {
+            #[actix_rt::test]
+            async fn once() {
+                if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite, $tweak).await {
+                    super::$name(app).await;
+                }
+            }
+        }
+    };
+}
+
 /// A database made for one test and removed after it.
 pub struct TestDb {
     pub url: String,

@@ -1,0 +1,10 @@
+//! Shared fixtures of the integration tests: the real app on port 0 against a fresh
+//! database (`helpers`), provider stand-ins with keys made per test (`provider`), raw TCP
+//! and WebSocket clients that send what no library would (`raw`, `ws_frames`), and the
+//! realtime test client (`ws_client`).
+
+pub mod helpers;
+pub mod provider;
+pub mod raw;
+pub mod ws_client;
+pub mod ws_frames;
