@@ -7,279 +7,198 @@ use std::path::PathBuf;
 
 use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
-use serde::{Deserialize, Serialize};
 
-/// One documented setting: the single list that drives `--help`, flags and env names.
-pub struct Setting {
-    pub key: &'static str,
-    pub help: &'static str,
-    pub flag_bool: bool,
+pub mod declare;
+
+use declare::{section, Section};
+pub use declare::{Kind, Setting};
+
+pub const DEFAULT_CONSOLE_USERNAME: &str = "admin";
+pub const DEFAULT_CONSOLE_PASSWORD: &str = "password";
+pub const DEFAULT_SIGNING_KEY: &str = "defaultsigningkey";
+pub const DEFAULT_SERVER_KEY: &str = "defaultkey";
+pub const DEFAULT_ENCRYPTION_KEY: &str = "defaultencryptionkey";
+pub const DEFAULT_REFRESH_ENCRYPTION_KEY: &str = "defaultrefreshencryptionkey";
+
+fn text(s: &str) -> String {
+    s.to_string()
 }
 
-const fn setting(key: &'static str, help: &'static str) -> Setting {
-    Setting { key, help, flag_bool: false }
-}
-
-const fn switch(key: &'static str, help: &'static str) -> Setting {
-    Setting { key, help, flag_bool: true }
-}
-
-/// Every setting Hearth reads. Keep in step with `config.toml` (a test checks it).
-pub const SETTINGS: &[Setting] = &[
-    setting("name", "Node name, 1-16 characters (default hearth)"),
-    setting("socket.address", "Client API listen address (default 127.0.0.1)"),
-    setting("socket.port", "Client API port (default 7350)"),
-    setting("socket.server_key", "Server key clients send with HTTP Basic (default defaultkey; secret)"),
-    setting("socket.max_request_size_bytes", "Largest request body in bytes (default 262144)"),
-    setting("socket.max_message_size_bytes", "Largest realtime message in bytes; larger closes 1009 (default 4096)"),
-    setting("socket.ping_period_ms", "Silence before the server pings a socket (default 15000)"),
-    setting("socket.pong_wait_ms", "Silence before a socket is dropped; > ping period (default 25000)"),
-    setting("socket.ping_backoff_threshold", "Every Nth inbound message counts as proof of life (default 20)"),
-    setting("socket.write_wait_ms", "Deadline of each socket write (default 5000)"),
-    setting("socket.outgoing_queue_size", "Frames queued per socket before it is closed as slow (default 64)"),
-    setting("socket.workers", "Client API worker threads; 0 = one per core (default 0)"),
-    setting("socket.read_timeout_ms", "Deadline for reading a whole request, head and body (default 10000)"),
-    setting("socket.idle_timeout_ms", "Keep-alive connection idle timeout (default 60000)"),
-    setting(
-        "socket.max_connections",
-        "Open client API connections, sockets included; more are refused (default 50000)",
-    ),
-    setting("session.encryption_key", "HMAC key of access tokens (secret)"),
-    setting("session.refresh_encryption_key", "HMAC key of refresh tokens; must differ (secret)"),
-    setting("session.token_expiry_sec", "Access token lifetime in seconds (default 60)"),
-    setting("session.refresh_token_expiry_sec", "Refresh token lifetime in seconds (default 3600)"),
-    switch("session.single_session", "A new login revokes the user's older tokens (default false)"),
-    switch("session.single_socket", "A new socket closes the user's older sockets (default false)"),
-    setting("session.max_failed_logins", "Wrong passwords per account before 429; 0 = off (default 10)"),
-    setting("session.failed_login_window_sec", "Window of the failed-login count in seconds (default 600)"),
-    setting("session.max_live_sessions", "Live sessions listed for the console, in all (default 1000000)"),
-    setting("database.url", "sqlite://<file> (default data/hearth.sqlite3) or postgres://user@host/db"),
-    setting("database.max_connections", "Database pool size (default 16)"),
-    setting(
-        "database.acquire_timeout_ms",
-        "PostgreSQL: wait for a pooled connection before a request fails (default 1000)",
-    ),
-    setting("password.hash_threads", "Threads hashing passwords; 0 = one per core (default 0)"),
-    setting("logger.level", "debug, info, warn or error (default info)"),
-    setting("social.timeout_ms", "Connect and total timeout of each provider request (default 5000)"),
-    setting("social.apple.bundle_id", "Apple bundle id; tokens must carry it as aud; empty = Apple off"),
-    setting("social.apple.jwks_url", "Apple's sign-in keys (default https://appleid.apple.com/auth/keys)"),
-    setting("social.facebook.graph_url", "Facebook Graph API base (default https://graph.facebook.com/v22.0)"),
-    setting("social.facebook_limited_login.app_id", "Facebook app id; Limited Login tokens must carry it as aud"),
-    setting("social.facebook_limited_login.jwks_url", "Facebook Limited Login keys (JWKS)"),
-    setting("social.facebook_instant_game.app_secret", "Instant Games app secret; empty = refused (secret)"),
-    setting("social.google.client_ids", "Accepted aud of Google ID tokens, comma-separated; empty = any"),
-    setting("social.google.certs_url", "Google's ID token keys (default https://www.googleapis.com/oauth2/v3/certs)"),
-    switch("social.gamecenter.allow_insecure_key_url", "Tests only: any http(s) Game Center key URL (default false)"),
-    setting("social.steam.publisher_key", "Steam Web API publisher key (secret)"),
-    setting("social.steam.app_id", "Steam app id; 0 = Steam off (default 0)"),
-    setting("social.steam.api_url", "Steam Web API base (default https://partner.steam-api.com)"),
-    setting("console.address", "Console listen address (default 127.0.0.1)"),
-    setting("console.port", "Console port: staff API, web page, /metrics (default 7351)"),
-    setting("console.username", "Console admin username (default admin; secret)"),
-    setting("console.password", "Console admin password (default password; secret)"),
-    setting("console.signing_key", "HMAC key of console tokens (default defaultsigningkey; secret)"),
-    setting("console.token_expiry_sec", "Console token lifetime in seconds (default 86400)"),
-    setting("console.max_failed_logins", "Failed console logins per username before 429; 0 = off (default 5)"),
-    setting("console.failed_login_window_sec", "Window of the console failed-login count in seconds (default 900)"),
-    setting("console.read_timeout_ms", "Console deadline for reading a whole request (default 10000)"),
-    setting("console.idle_timeout_ms", "Console keep-alive idle timeout (default 300000)"),
-    setting("console.max_connections", "Open console connections; more are refused (default 256)"),
-    switch("metrics.enabled", "Count metrics; false turns every counter off (default true)"),
-    setting("metrics.prefix", "Prefix of metric names; nakama gives Nakama's names (default hearth)"),
-    setting("metrics.prometheus_port", "Extra Prometheus listener on all interfaces; 0 = off (default 0)"),
-];
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {
-    pub name: String,
-    pub socket: SocketConfig,
-    pub session: SessionConfig,
-    pub database: DatabaseConfig,
-    pub password: PasswordConfig,
-    pub logger: LoggerConfig,
-    pub social: SocialConfig,
-    pub console: ConsoleConfig,
-    pub metrics: MetricsConfig,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SocketConfig {
-    pub address: String,
-    pub port: u16,
-    pub server_key: String,
-    pub max_request_size_bytes: usize,
-    pub max_message_size_bytes: usize,
-    pub ping_period_ms: u64,
-    pub pong_wait_ms: u64,
-    pub ping_backoff_threshold: u32,
-    pub write_wait_ms: u64,
-    pub outgoing_queue_size: usize,
-    pub workers: usize,
-    pub read_timeout_ms: u64,
-    pub idle_timeout_ms: u64,
-    pub max_connections: usize,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SessionConfig {
-    pub encryption_key: String,
-    pub refresh_encryption_key: String,
-    pub token_expiry_sec: i64,
-    pub refresh_token_expiry_sec: i64,
-    pub single_session: bool,
-    pub single_socket: bool,
-    pub max_failed_logins: u32,
-    pub failed_login_window_sec: i64,
-    pub max_live_sessions: usize,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DatabaseConfig {
-    pub url: String,
-    pub max_connections: u32,
-    pub acquire_timeout_ms: u64,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PasswordConfig {
-    pub hash_threads: usize,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LoggerConfig {
-    pub level: String,
-}
-
-/// Social login providers: credentials, and every provider base URL so tests can point
-/// them at a local stand-in (defaults are the real providers).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SocialConfig {
-    pub timeout_ms: u64,
-    pub apple: AppleConfig,
-    pub facebook: FacebookConfig,
-    pub facebook_limited_login: FacebookLimitedLoginConfig,
-    pub facebook_instant_game: FacebookInstantGameConfig,
-    pub google: GoogleConfig,
-    pub gamecenter: GameCenterConfig,
-    pub steam: SteamConfig,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ConsoleConfig {
-    pub address: String,
-    pub port: u16,
-    pub username: String,
-    pub password: String,
-    pub signing_key: String,
-    pub token_expiry_sec: i64,
-    pub max_failed_logins: u32,
-    pub failed_login_window_sec: i64,
-    pub read_timeout_ms: u64,
-    pub idle_timeout_ms: u64,
-    pub max_connections: usize,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AppleConfig {
-    pub bundle_id: String,
-    pub jwks_url: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FacebookConfig {
-    pub graph_url: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FacebookLimitedLoginConfig {
-    pub app_id: String,
-    pub jwks_url: String,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FacebookInstantGameConfig {
-    pub app_secret: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GoogleConfig {
-    /// A TOML list, or one comma-separated string from the environment or a flag.
-    #[serde(deserialize_with = "list_or_commas")]
-    pub client_ids: Vec<String>,
-    pub certs_url: String,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GameCenterConfig {
-    pub allow_insecure_key_url: bool,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SteamConfig {
-    pub publisher_key: String,
-    pub app_id: u32,
-    pub api_url: String,
-}
-
-impl Default for SocialConfig {
-    fn default() -> Self {
-        Self {
-            timeout_ms: 5000,
-            apple: AppleConfig::default(),
-            facebook: FacebookConfig::default(),
-            facebook_limited_login: FacebookLimitedLoginConfig::default(),
-            facebook_instant_game: FacebookInstantGameConfig::default(),
-            google: GoogleConfig::default(),
-            gamecenter: GameCenterConfig::default(),
-            steam: SteamConfig::default(),
-        }
+// Every setting Hearth reads, once: `config.toml` and the README's table must list the same
+// (tests check both).
+section! {
+    pub struct Config {
+        name: String = text("hearth"), "Node name, 1-16 characters", chars(1, 16);
+    }
+    sections {
+        socket: SocketConfig,
+        session: SessionConfig,
+        database: DatabaseConfig,
+        password: PasswordConfig,
+        logger: LoggerConfig,
+        social: SocialConfig,
+        console: ConsoleConfig,
+        metrics: MetricsConfig,
     }
 }
 
-impl Default for AppleConfig {
-    fn default() -> Self {
-        Self { bundle_id: String::new(), jwks_url: "https://appleid.apple.com/auth/keys".into() }
+section! {
+    pub struct SocketConfig {
+        address: String = text("127.0.0.1"), "Client API listen address";
+        port: u16 = 7350, "Client API port";
+        server_key: String = text(DEFAULT_SERVER_KEY), "Server key clients send with HTTP Basic", not_empty, secret,
+            warn_default;
+        max_request_size_bytes: usize = 262_144, "Largest request body in bytes", at_least(1);
+        max_message_size_bytes: usize = 4096, "Largest realtime message in bytes; larger closes 1009", at_least(1);
+        ping_period_ms: u64 = 15_000, "Silence before the server pings a socket", at_least(1);
+        pong_wait_ms: u64 = 25_000, "Silence before a socket is dropped; more than the ping period";
+        ping_backoff_threshold: u32 = 20, "Every Nth inbound message counts as proof of life", at_least(1);
+        write_wait_ms: u64 = 5000, "Deadline of each socket write", at_least(1);
+        outgoing_queue_size: usize = 64, "Frames queued per socket before it is closed as slow", at_least(1);
+        workers: usize = 0, "Client API worker threads; 0 = one per core";
+        read_timeout_ms: u64 = 10_000, "Deadline for reading a whole request, head and body", at_least(1);
+        idle_timeout_ms: u64 = 60_000, "Keep-alive connection idle timeout", at_least(1);
+        max_connections: usize = 50_000, "Open client API connections, sockets included; more are refused",
+            at_least(1);
     }
 }
 
-impl Default for FacebookConfig {
-    fn default() -> Self {
-        Self { graph_url: "https://graph.facebook.com/v22.0".into() }
+section! {
+    pub struct SessionConfig {
+        encryption_key: String = text(DEFAULT_ENCRYPTION_KEY), "HMAC key of access tokens", not_empty, secret,
+            warn_default;
+        refresh_encryption_key: String = text(DEFAULT_REFRESH_ENCRYPTION_KEY),
+            "HMAC key of refresh tokens; must differ", not_empty, secret, warn_default;
+        token_expiry_sec: i64 = 60, "Access token lifetime in seconds", at_least(1);
+        refresh_token_expiry_sec: i64 = 3600, "Refresh token lifetime in seconds", at_least(1);
+        single_session: bool = false, "A new login revokes the user's older tokens";
+        single_socket: bool = false, "A new socket closes the user's older sockets";
+        max_failed_logins: u32 = 10, "Wrong passwords per account before 429; 0 = off";
+        failed_login_window_sec: i64 = 600, "Window of the failed-login count in seconds", at_least(1);
+        max_live_sessions: usize = 1_000_000, "Live sessions listed for the console, in all";
     }
 }
 
-impl Default for FacebookLimitedLoginConfig {
-    fn default() -> Self {
-        Self { app_id: String::new(), jwks_url: "https://limited.facebook.com/.well-known/oauth/openid/jwks/".into() }
+section! {
+    pub struct DatabaseConfig {
+        url: String = text("sqlite://data/hearth.sqlite3"), "sqlite://<file> or postgres://user@host/db",
+            database_url;
+        max_connections: u32 = 16, "Database pool size", at_least(1);
+        acquire_timeout_ms: u64 = 1000, "PostgreSQL: wait for a pooled connection before a request fails",
+            at_least(1);
     }
 }
 
-impl Default for GoogleConfig {
-    fn default() -> Self {
-        Self { client_ids: Vec::new(), certs_url: "https://www.googleapis.com/oauth2/v3/certs".into() }
+section! {
+    pub struct PasswordConfig {
+        hash_threads: usize = 0, "Threads hashing passwords; 0 = one per core";
     }
 }
 
-impl Default for SteamConfig {
-    fn default() -> Self {
-        Self { publisher_key: String::new(), app_id: 0, api_url: "https://partner.steam-api.com".into() }
+section! {
+    pub struct LoggerConfig {
+        level: String = text("info"), "debug, info, warn or error", log_level;
     }
+}
+
+section! {
+    /// Social login providers: credentials, and every provider base URL so tests can point
+    /// them at a local stand-in (defaults are the real providers).
+    pub struct SocialConfig {
+        timeout_ms: u64 = 5000, "Connect and total timeout of each provider request", at_least(1);
+    }
+    sections {
+        apple: AppleConfig,
+        facebook: FacebookConfig,
+        facebook_limited_login: FacebookLimitedLoginConfig,
+        facebook_instant_game: FacebookInstantGameConfig,
+        google: GoogleConfig,
+        gamecenter: GameCenterConfig,
+        steam: SteamConfig,
+    }
+}
+
+section! {
+    pub struct AppleConfig {
+        bundle_id: String = String::new(), "Apple bundle id; tokens must carry it as aud; empty = Apple off";
+        jwks_url: String = text("https://appleid.apple.com/auth/keys"), "Apple's sign-in keys", http_url;
+    }
+}
+
+section! {
+    pub struct FacebookConfig {
+        graph_url: String = text("https://graph.facebook.com/v22.0"), "Facebook Graph API base", http_url;
+    }
+}
+
+section! {
+    pub struct FacebookLimitedLoginConfig {
+        app_id: String = String::new(), "Facebook app id; Limited Login tokens must carry it as aud";
+        jwks_url: String = text("https://limited.facebook.com/.well-known/oauth/openid/jwks/"),
+            "Facebook Limited Login keys (JWKS)", http_url;
+    }
+}
+
+section! {
+    pub struct FacebookInstantGameConfig {
+        app_secret: String = String::new(), "Instant Games app secret; empty = refused", secret;
+    }
+}
+
+section! {
+    pub struct GoogleConfig {
+        /// A TOML list, or one comma-separated string from the environment or a flag.
+        #[serde(deserialize_with = "list_or_commas")]
+        client_ids: Vec<String> = Vec::new(), "Accepted aud of Google ID tokens, comma-separated; empty = any";
+        certs_url: String = text("https://www.googleapis.com/oauth2/v3/certs"), "Google's ID token keys (JWKS)",
+            http_url;
+    }
+}
+
+section! {
+    pub struct GameCenterConfig {
+        allow_insecure_key_url: bool = false, "Tests only: any http(s) Game Center key URL";
+    }
+}
+
+section! {
+    pub struct SteamConfig {
+        publisher_key: String = String::new(), "Steam Web API publisher key", secret;
+        app_id: u32 = 0, "Steam app id; 0 = Steam off";
+        api_url: String = text("https://partner.steam-api.com"), "Steam Web API base", http_url;
+    }
+}
+
+section! {
+    pub struct ConsoleConfig {
+        address: String = text("127.0.0.1"), "Console listen address";
+        port: u16 = 7351, "Console port: staff API, web page, /metrics";
+        username: String = text(DEFAULT_CONSOLE_USERNAME), "Console admin username", console_username,
+            warn_default;
+        password: String = text(DEFAULT_CONSOLE_PASSWORD), "Console admin password", not_empty, secret,
+            warn_default;
+        signing_key: String = text(DEFAULT_SIGNING_KEY), "HMAC key of console tokens", not_empty, secret,
+            warn_default;
+        token_expiry_sec: i64 = 86_400, "Console token lifetime in seconds", at_least(1);
+        max_failed_logins: u32 = 5, "Failed console logins per username before 429; 0 = off";
+        failed_login_window_sec: i64 = 900, "Window of the console failed-login count in seconds", at_least(1);
+        read_timeout_ms: u64 = 10_000, "Console deadline for reading a whole request", at_least(1);
+        idle_timeout_ms: u64 = 300_000, "Console keep-alive idle timeout", at_least(1);
+        max_connections: usize = 256, "Open console connections; more are refused", at_least(1);
+    }
+}
+
+section! {
+    pub struct MetricsConfig {
+        enabled: bool = true, "Count metrics; false turns every counter off";
+        prefix: String = text("hearth"), "Prefix of metric names; nakama gives Nakama's names", metric_prefix;
+        prometheus_port: u16 = 0, "Extra Prometheus listener on all interfaces; 0 = off";
+    }
+}
+
+/// Every setting, as declared, with its default.
+pub fn settings() -> Vec<Setting> {
+    Config::default().settings()
 }
 
 /// A list setting: a sequence of strings, or one string of comma-separated values.
@@ -302,111 +221,6 @@ fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<V
         }
     }
     deserializer.deserialize_any(ListOrCommas)
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricsConfig {
-    pub enabled: bool,
-    pub prefix: String,
-    pub prometheus_port: u16,
-}
-
-pub const DEFAULT_CONSOLE_USERNAME: &str = "admin";
-pub const DEFAULT_CONSOLE_PASSWORD: &str = "password";
-pub const DEFAULT_SIGNING_KEY: &str = "defaultsigningkey";
-
-pub const DEFAULT_SERVER_KEY: &str = "defaultkey";
-pub const DEFAULT_ENCRYPTION_KEY: &str = "defaultencryptionkey";
-pub const DEFAULT_REFRESH_ENCRYPTION_KEY: &str = "defaultrefreshencryptionkey";
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            name: "hearth".into(),
-            socket: SocketConfig::default(),
-            session: SessionConfig::default(),
-            database: DatabaseConfig::default(),
-            password: PasswordConfig::default(),
-            logger: LoggerConfig::default(),
-            social: SocialConfig::default(),
-            console: ConsoleConfig::default(),
-            metrics: MetricsConfig::default(),
-        }
-    }
-}
-
-impl Default for ConsoleConfig {
-    fn default() -> Self {
-        Self {
-            address: "127.0.0.1".into(),
-            port: 7351,
-            username: DEFAULT_CONSOLE_USERNAME.into(),
-            password: DEFAULT_CONSOLE_PASSWORD.into(),
-            signing_key: DEFAULT_SIGNING_KEY.into(),
-            token_expiry_sec: 86_400,
-            max_failed_logins: 5,
-            failed_login_window_sec: 900,
-            read_timeout_ms: 10_000,
-            idle_timeout_ms: 300_000,
-            max_connections: 256,
-        }
-    }
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        Self { enabled: true, prefix: "hearth".into(), prometheus_port: 0 }
-    }
-}
-
-impl Default for SocketConfig {
-    fn default() -> Self {
-        Self {
-            address: "127.0.0.1".into(),
-            port: 7350,
-            server_key: DEFAULT_SERVER_KEY.into(),
-            max_request_size_bytes: 262_144,
-            max_message_size_bytes: 4096,
-            ping_period_ms: 15_000,
-            pong_wait_ms: 25_000,
-            ping_backoff_threshold: 20,
-            write_wait_ms: 5000,
-            outgoing_queue_size: 64,
-            workers: 0,
-            read_timeout_ms: 10_000,
-            idle_timeout_ms: 60_000,
-            max_connections: 50_000,
-        }
-    }
-}
-
-impl Default for SessionConfig {
-    fn default() -> Self {
-        Self {
-            encryption_key: DEFAULT_ENCRYPTION_KEY.into(),
-            refresh_encryption_key: DEFAULT_REFRESH_ENCRYPTION_KEY.into(),
-            token_expiry_sec: 60,
-            refresh_token_expiry_sec: 3600,
-            single_session: false,
-            single_socket: false,
-            max_failed_logins: 10,
-            failed_login_window_sec: 600,
-            max_live_sessions: 1_000_000,
-        }
-    }
-}
-
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        Self { url: "sqlite://data/hearth.sqlite3".into(), max_connections: 16, acquire_timeout_ms: 1000 }
-    }
-}
-
-impl Default for LoggerConfig {
-    fn default() -> Self {
-        Self { level: "info".into() }
-    }
 }
 
 /// Cores available to this process (the default thread counts).
@@ -460,12 +274,12 @@ pub fn cli() -> clap::Command {
                     .help("up: apply all pending; down: revert the newest; status: list"),
             ),
         );
-    for s in SETTINGS {
-        let mut arg = clap::Arg::new(s.key).long(s.key).help(s.help).global(true);
-        arg = if s.flag_bool {
-            arg.value_name("BOOL").num_args(0..=1).default_missing_value("true")
-        } else {
-            arg.value_name("VALUE")
+    for s in settings() {
+        let help = if s.secret { format!("{} (secret)", s.help) } else { format!("{} (default {})", s.help, s.value) };
+        let mut arg = clap::Arg::new(s.key.clone()).long(s.key).help(help).global(true);
+        arg = match s.kind {
+            Kind::Switch => arg.value_name("BOOL").num_args(0..=1).default_missing_value("true"),
+            _ => arg.value_name("VALUE"),
         };
         cmd = cmd.arg(arg);
     }
@@ -491,12 +305,12 @@ where
         _ => Command::Serve,
     };
     let mut flags = BTreeMap::new();
-    for s in SETTINGS {
+    for s in settings() {
         // Global args are visible on the subcommand's matches too; merge both.
         let sub = matches.subcommand().map(|(_, m)| m);
-        let value = sub.and_then(|m| m.get_one::<String>(s.key)).or_else(|| matches.get_one::<String>(s.key));
+        let value = sub.and_then(|m| m.get_one::<String>(&s.key)).or_else(|| matches.get_one::<String>(&s.key));
         if let Some(v) = value {
-            flags.insert(s.key.to_string(), v.clone());
+            flags.insert(s.key, v.clone());
         }
     }
     let file = matches.get_one::<String>("config").map(PathBuf::from);
@@ -522,14 +336,15 @@ pub fn load(
     }
     // Only the known HEARTH_<SECTION>__<KEY> names are settings; other HEARTH_* variables
     // (test knobs, for instance) are not ours to reject.
-    let env: Vec<(String, String)> = env.collect();
+    let known = settings();
+    let kind = |key: &str| known.iter().find(|s| s.key == key).map(|s| s.kind);
     let mut from_env = BTreeMap::new();
     for (name, value) in env {
         let Some(rest) = name.strip_prefix("HEARTH_") else {
             continue;
         };
         let key = rest.to_ascii_lowercase().replace("__", ".");
-        if SETTINGS.iter().any(|s| s.key == key) {
+        if kind(&key).is_some() {
             from_env.insert(key, value);
         }
     }
@@ -537,8 +352,11 @@ pub fn load(
         for (key, raw) in values {
             let value: figment::value::Value =
                 raw.parse().map_err(|_| ConfigError::new(key, format!("unreadable {source} value")))?;
-            // Strings that look like numbers stay strings for string settings.
-            let value = if is_string_setting(key) { raw.clone().into() } else { value };
+            // Strings that look like numbers stay strings for text settings.
+            let value = match kind(key) {
+                Some(Kind::Text | Kind::List) => raw.clone().into(),
+                _ => value,
+            };
             figment = figment.merge(Serialized::default(key, value));
         }
     }
@@ -550,15 +368,6 @@ pub fn load(
     config.validate()?;
     Ok(config)
 }
-
-/// Settings never shown by the console (config.md §3 plus the console's own secrets).
-pub const SECRET_SETTINGS: [&str; 5] = [
-    "socket.server_key",
-    "session.encryption_key",
-    "session.refresh_encryption_key",
-    "console.password",
-    "console.signing_key",
-];
 
 pub const REDACTED: &str = "<redacted>";
 
@@ -572,187 +381,43 @@ fn redact_url_password(url: &str) -> String {
     }
 }
 
-fn is_string_setting(key: &str) -> bool {
-    matches!(
-        key,
-        "name"
-            | "socket.address"
-            | "socket.server_key"
-            | "session.encryption_key"
-            | "session.refresh_encryption_key"
-            | "database.url"
-            | "logger.level"
-            | "social.apple.bundle_id"
-            | "social.apple.jwks_url"
-            | "social.facebook.graph_url"
-            | "social.facebook_limited_login.app_id"
-            | "social.facebook_limited_login.jwks_url"
-            | "social.facebook_instant_game.app_secret"
-            | "social.google.client_ids"
-            | "social.google.certs_url"
-            | "social.steam.publisher_key"
-            | "social.steam.api_url"
-            | "console.address"
-            | "console.username"
-            | "console.password"
-            | "console.signing_key"
-            | "metrics.prefix"
-    )
-}
-
 impl Config {
+    /// Every setting with its current value.
+    pub fn settings(&self) -> Vec<Setting> {
+        let mut out = Vec::new();
+        self.describe("", &mut out);
+        out
+    }
+
+    /// Each setting's own rules (as declared), then the rules between settings.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let len = self.name.chars().count();
-        if !(1..=16).contains(&len) {
-            return Err(ConfigError::new("name", "must be 1-16 characters"));
-        }
-        if self.socket.server_key.is_empty() {
-            return Err(ConfigError::new("socket.server_key", "must not be empty"));
-        }
-        if self.socket.max_request_size_bytes == 0 {
-            return Err(ConfigError::new("socket.max_request_size_bytes", "must be at least 1"));
-        }
-        if self.socket.max_message_size_bytes == 0 {
-            return Err(ConfigError::new("socket.max_message_size_bytes", "must be at least 1"));
-        }
-        if self.socket.ping_period_ms == 0 {
-            return Err(ConfigError::new("socket.ping_period_ms", "must be at least 1"));
-        }
+        self.check("")?;
         if self.socket.pong_wait_ms <= self.socket.ping_period_ms {
             return Err(ConfigError::new("socket.pong_wait_ms", "must be greater than socket.ping_period_ms"));
-        }
-        if self.socket.ping_backoff_threshold == 0 {
-            return Err(ConfigError::new("socket.ping_backoff_threshold", "must be at least 1"));
-        }
-        if self.socket.write_wait_ms == 0 {
-            return Err(ConfigError::new("socket.write_wait_ms", "must be at least 1"));
-        }
-        if self.socket.outgoing_queue_size == 0 {
-            return Err(ConfigError::new("socket.outgoing_queue_size", "must be at least 1"));
-        }
-        for (key, value) in [
-            ("socket.read_timeout_ms", self.socket.read_timeout_ms),
-            ("socket.idle_timeout_ms", self.socket.idle_timeout_ms),
-            ("socket.max_connections", self.socket.max_connections as u64),
-            ("console.read_timeout_ms", self.console.read_timeout_ms),
-            ("console.idle_timeout_ms", self.console.idle_timeout_ms),
-            ("console.max_connections", self.console.max_connections as u64),
-            ("database.acquire_timeout_ms", self.database.acquire_timeout_ms),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::new(key, "must be at least 1"));
-            }
-        }
-        if self.session.encryption_key.is_empty() {
-            return Err(ConfigError::new("session.encryption_key", "must not be empty"));
-        }
-        if self.session.refresh_encryption_key.is_empty() {
-            return Err(ConfigError::new("session.refresh_encryption_key", "must not be empty"));
         }
         if self.session.refresh_encryption_key == self.session.encryption_key {
             return Err(ConfigError::new("session.refresh_encryption_key", "must differ from session.encryption_key"));
         }
-        if self.session.token_expiry_sec < 1 {
-            return Err(ConfigError::new("session.token_expiry_sec", "must be at least 1"));
-        }
-        if self.session.refresh_token_expiry_sec < 1 {
-            return Err(ConfigError::new("session.refresh_token_expiry_sec", "must be at least 1"));
-        }
-        if self.session.failed_login_window_sec < 1 {
-            return Err(ConfigError::new("session.failed_login_window_sec", "must be at least 1"));
-        }
-        if !(self.database.url.starts_with("sqlite:")
-            || self.database.url.starts_with("postgres://")
-            || self.database.url.starts_with("postgresql://"))
-        {
-            return Err(ConfigError::new("database.url", "must start with sqlite: or postgres://"));
-        }
-        if self.database.max_connections == 0 {
-            return Err(ConfigError::new("database.max_connections", "must be at least 1"));
-        }
-        if !matches!(self.logger.level.to_ascii_lowercase().as_str(), "debug" | "info" | "warn" | "error") {
-            return Err(ConfigError::new("logger.level", "must be debug, info, warn or error"));
-        }
-        if self.social.timeout_ms == 0 {
-            return Err(ConfigError::new("social.timeout_ms", "must be at least 1"));
-        }
-        for (key, url) in [
-            ("social.apple.jwks_url", &self.social.apple.jwks_url),
-            ("social.facebook.graph_url", &self.social.facebook.graph_url),
-            ("social.facebook_limited_login.jwks_url", &self.social.facebook_limited_login.jwks_url),
-            ("social.google.certs_url", &self.social.google.certs_url),
-            ("social.steam.api_url", &self.social.steam.api_url),
-        ] {
-            let parsed = reqwest::Url::parse(url).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
-            if parsed.is_none() {
-                return Err(ConfigError::new(key, "must be an http(s) URL"));
-            }
-        }
-        self.validate_console()
-    }
-
-    fn validate_console(&self) -> Result<(), ConfigError> {
-        let c = &self.console;
-        let username_ok = |u: &str| {
-            let b = u.as_bytes();
-            b.len() >= 3
-                && b[0].is_ascii_alphanumeric()
-                && (b[1].is_ascii_alphanumeric() || b[1] == b'.' || b[1] == b'_')
-                && b[b.len() - 1].is_ascii_alphanumeric()
-        };
-        if !username_ok(&c.username) {
-            return Err(ConfigError::new("console.username", "must match ^[a-zA-Z0-9][a-zA-Z0-9._].*[a-zA-Z0-9]$"));
-        }
-        if c.password.is_empty() {
-            return Err(ConfigError::new("console.password", "must not be empty"));
-        }
-        if c.signing_key.is_empty() {
-            return Err(ConfigError::new("console.signing_key", "must not be empty"));
-        }
-        if c.token_expiry_sec < 1 {
-            return Err(ConfigError::new("console.token_expiry_sec", "must be at least 1"));
-        }
-        if c.failed_login_window_sec < 1 {
-            return Err(ConfigError::new("console.failed_login_window_sec", "must be at least 1"));
-        }
-        let prefix = self.metrics.prefix.as_bytes();
-        let prefix_ok = prefix.is_empty()
-            || (!prefix[0].is_ascii_digit() && prefix.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_'));
-        if !prefix_ok {
-            return Err(ConfigError::new("metrics.prefix", "must be empty or letters, digits and _"));
-        }
         Ok(())
     }
 
-    /// The insecure defaults still in use, by setting name.
-    pub fn insecure_defaults(&self) -> Vec<&'static str> {
-        let mut found = Vec::new();
-        if self.socket.server_key == DEFAULT_SERVER_KEY {
-            found.push("socket.server_key");
-        }
-        if self.session.encryption_key == DEFAULT_ENCRYPTION_KEY {
-            found.push("session.encryption_key");
-        }
-        if self.session.refresh_encryption_key == DEFAULT_REFRESH_ENCRYPTION_KEY {
-            found.push("session.refresh_encryption_key");
-        }
-        if self.console.username == DEFAULT_CONSOLE_USERNAME {
-            found.push("console.username");
-        }
-        if self.console.password == DEFAULT_CONSOLE_PASSWORD {
-            found.push("console.password");
-        }
-        if self.console.signing_key == DEFAULT_SIGNING_KEY {
-            found.push("console.signing_key");
-        }
-        found
+    /// The insecure defaults still in use, by setting name (config.md §3).
+    pub fn insecure_defaults(&self) -> Vec<String> {
+        let shipped = settings();
+        self.settings()
+            .into_iter()
+            .zip(shipped)
+            .filter(|(now, shipped)| now.warn_default && now.value == shipped.value)
+            .map(|(now, _)| now.key)
+            .collect()
     }
 
     /// The running settings as JSON with every secret replaced by `"<redacted>"`, and the
     /// password of a database URL hidden.
     pub fn redacted_json(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).unwrap_or_default();
-        for key in SECRET_SETTINGS {
+        for setting in self.settings().into_iter().filter(|s| s.secret) {
+            let key = setting.key;
             let mut slot = Some(&mut value);
             for part in key.split('.') {
                 slot = slot.and_then(|v| v.get_mut(part));
@@ -791,12 +456,60 @@ mod tests {
         let table: toml_table::Table = toml_table::parse(text);
         let mut keys: Vec<String> = table.keys();
         keys.sort();
-        let mut known: Vec<String> = SETTINGS.iter().map(|s| s.key.to_string()).collect();
+        let mut known: Vec<String> = settings().into_iter().map(|s| s.key).collect();
         known.sort();
         assert_eq!(keys, known);
+        // SECRET in the comment exactly on the secret settings.
+        let mut marked: Vec<String> = table.secret_keys();
+        marked.sort();
+        let mut secret: Vec<String> = settings().into_iter().filter(|s| s.secret).map(|s| s.key).collect();
+        secret.sort();
+        assert_eq!(marked, secret);
         let from_file = load_with(&[], &[]).unwrap();
         let defaults = Config::default();
         assert_eq!(format!("{from_file:?}"), format!("{defaults:?}"));
+    }
+
+    /// The README's settings table: every declared setting in declaration order, with its
+    /// default, and "**secret**" exactly on the secret ones.
+    #[test]
+    fn readme_settings_table_matches_the_declarations() {
+        let readme = include_str!("../README.md");
+        let table = readme.split("\n## Settings").nth(1).and_then(|t| t.split("\n## ").next()).unwrap_or_default();
+        let rows: Vec<(String, String, bool)> = table
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cells: Vec<&str> = l.split(" | ").collect();
+                let unquote = |c: &str| c.trim_start_matches("| ").trim_matches('`').to_string();
+                (unquote(cells[0]), unquote(cells[1]), cells[2].contains("**secret**"))
+            })
+            .collect();
+        let declared: Vec<(String, String, bool)> =
+            settings().into_iter().map(|s| (s.key, s.value, s.secret)).collect();
+        assert_eq!(rows, declared);
+    }
+
+    #[test]
+    fn every_secret_is_redacted_and_declared_once() {
+        let secrets: Vec<String> = settings().into_iter().filter(|s| s.secret).map(|s| s.key).collect();
+        assert_eq!(
+            secrets,
+            [
+                "socket.server_key",
+                "session.encryption_key",
+                "session.refresh_encryption_key",
+                "social.facebook_instant_game.app_secret",
+                "social.steam.publisher_key",
+                "console.password",
+                "console.signing_key"
+            ]
+        );
+        let mut c = Config::default();
+        c.social.facebook_instant_game.app_secret = "instant-secret".into();
+        c.social.steam.publisher_key = "steam-secret".into();
+        let text = c.redacted_json().to_string();
+        assert!(!text.contains("instant-secret") && !text.contains("steam-secret"), "{text}");
     }
 
     #[test]
@@ -887,10 +600,14 @@ mod tests {
 
     /// Just enough TOML reading to list a file's dotted keys.
     mod toml_table {
-        pub struct Table(Vec<String>);
+        pub struct Table(Vec<(String, bool)>);
         impl Table {
             pub fn keys(&self) -> Vec<String> {
-                self.0.clone()
+                self.0.iter().map(|(k, _)| k.clone()).collect()
+            }
+            /// Keys whose line is marked `# SECRET`.
+            pub fn secret_keys(&self) -> Vec<String> {
+                self.0.iter().filter(|(_, secret)| *secret).map(|(k, _)| k.clone()).collect()
             }
         }
         pub fn parse(text: &str) -> Table {
@@ -903,7 +620,7 @@ mod tests {
                 if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
                     section = format!("{name}.");
                 } else if let Some((key, _)) = line.split_once('=') {
-                    keys.push(format!("{section}{}", key.trim()));
+                    keys.push((format!("{section}{}", key.trim()), line.contains("# SECRET")));
                 }
             }
             Table(keys)
