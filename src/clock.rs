@@ -1,9 +1,76 @@
-//! Wall-clock time in Unix seconds, the unit of every stored time and token claim.
+//! Time in Unix seconds, the unit of every stored time and token claim. Sessions, lockouts
+//! and account times read it from the `Clock` the app was built with, so tests move time
+//! forward (or hold it still) instead of sleeping.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The wall clock. Only for times no test needs to move (log and notification stamps);
+/// everything the rules depend on asks the app's `Clock`.
 pub fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// The app's time: the wall clock, or one that tests advance and freeze.
+#[derive(Clone, Default)]
+pub struct Clock {
+    adjust: Option<Arc<Adjust>>,
+}
+
+#[derive(Default)]
+struct Adjust {
+    /// Seconds added to the wall clock.
+    offset: AtomicI64,
+    /// While not 0, the time it stands still at.
+    frozen: AtomicI64,
+}
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock { adjust: None }
+    }
+
+    /// The wall clock until a test advances or freezes it.
+    pub fn adjustable() -> Clock {
+        Clock { adjust: Some(Arc::default()) }
+    }
+
+    pub fn now(&self) -> i64 {
+        match &self.adjust {
+            None => unix_now(),
+            Some(a) => match a.frozen.load(Ordering::SeqCst) {
+                0 => unix_now() + a.offset.load(Ordering::SeqCst),
+                frozen => frozen,
+            },
+        }
+    }
+
+    /// Moves time forward by `secs` (a frozen clock stays frozen, later). No effect on the
+    /// system clock.
+    pub fn advance(&self, secs: i64) {
+        if let Some(a) = &self.adjust {
+            a.offset.fetch_add(secs, Ordering::SeqCst);
+            let _ = a.frozen.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| (f != 0).then_some(f + secs));
+        }
+    }
+
+    /// Holds time at the current second until `advance` or `resume`.
+    pub fn freeze(&self) {
+        if let Some(a) = &self.adjust {
+            a.frozen.store(self.now(), Ordering::SeqCst);
+        }
+    }
+
+    /// Lets a frozen clock run again from where it stood.
+    pub fn resume(&self) {
+        if let Some(a) = &self.adjust {
+            let frozen = a.frozen.swap(0, Ordering::SeqCst);
+            if frozen != 0 {
+                a.offset.store(frozen - unix_now(), Ordering::SeqCst);
+            }
+        }
+    }
 }
 
 /// RFC 3339 in UTC with whole seconds, as Nakama writes timestamps: `2026-11-24T18:48:10Z`.
@@ -26,7 +93,25 @@ pub fn rfc3339(unix: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{rfc3339, unix_now, Clock};
+
+    #[test]
+    fn an_adjustable_clock_advances_and_freezes() {
+        let clock = Clock::adjustable();
+        let start = clock.now();
+        assert!((start - unix_now()).abs() <= 1);
+        clock.advance(3600);
+        assert!((clock.now() - unix_now() - 3600).abs() <= 1);
+        clock.freeze();
+        let frozen = clock.now();
+        clock.advance(5);
+        assert_eq!(clock.now(), frozen + 5);
+        clock.resume();
+        assert!((clock.now() - frozen - 5).abs() <= 1);
+        let system = Clock::system();
+        system.advance(100);
+        assert!((system.now() - unix_now()).abs() <= 1);
+    }
 
     #[test]
     fn formats_like_nakama() {

@@ -23,6 +23,7 @@ use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse};
 use actix_web::{middleware, web, App};
 
 use accounts::password::PasswordHasher;
+use clock::Clock;
 use config::Config;
 use console::ConsoleState;
 use http::limits::{self, ConnectionGate, Limits};
@@ -46,6 +47,8 @@ pub struct AppState {
     pub status: Arc<StatusRegistry>,
     pub bus: Arc<dyn PresenceBus>,
     pub passwords: PasswordHasher,
+    /// Time for sessions, lockouts and stored times (tests move it).
+    pub clock: Clock,
     pub social: Social,
     pub metrics: Arc<Metrics>,
     pub console: ConsoleState,
@@ -68,6 +71,11 @@ pub enum StartError {
 impl AppState {
     /// Connects, migrates and loads the persisted revocations.
     pub async fn build(config: Config) -> Result<web::Data<AppState>, StartError> {
+        Self::build_with_clock(config, Clock::system()).await
+    }
+
+    /// `build` with the time the app reads (tests pass one they can advance).
+    pub async fn build_with_clock(config: Config, clock: Clock) -> Result<web::Data<AppState>, StartError> {
         let social = Social::new(config.social.clone())?;
         let store = Store::connect(&config.database).await?;
         store.migrate_up().await.map_err(StartError::Migrate)?;
@@ -84,6 +92,7 @@ impl AppState {
             status,
             bus,
             passwords: PasswordHasher::start_timed(config.hash_threads(), hash_timer),
+            clock,
             social,
             metrics,
             console: ConsoleState::new(&config),
@@ -192,7 +201,12 @@ async fn shutdown_signal() {
 
 /// Starts the client API on `socket.address:socket.port` (port 0 picks a free one).
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    let state = AppState::build(config).await?;
+    start_with_clock(config, Clock::system()).await
+}
+
+/// `start`, reading time from `clock`.
+pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, StartError> {
+    let state = AppState::build_with_clock(config, clock).await?;
     start_with_state(state).await
 }
 
@@ -365,6 +379,7 @@ async fn sweep_loop(state: web::Data<AppState>) {
         let (session, console) = (&state.config.session, &state.config.console);
         accounts::lockout::sweep(
             &state.store,
+            state.clock.now(),
             accounts::lockout::Lockout {
                 limit: session.max_failed_logins,
                 window_sec: session.failed_login_window_sec,

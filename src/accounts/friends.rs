@@ -6,7 +6,6 @@ use base64::Engine;
 use entity::users;
 use uuid::Uuid;
 
-use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult};
 use crate::social::{self, VerifyError};
 use crate::store::{EdgeCursor, FriendEdge};
@@ -42,7 +41,7 @@ async fn import(
     if ids.is_empty() {
         return Ok(0);
     }
-    let connected = state.store.import_friends(user_id, column, provider, ids, unix_now()).await?;
+    let connected = state.store.import_friends(user_id, column, provider, ids, state.clock.now()).await?;
     tracing::debug!(%user_id, provider, listed = ids.len(), new = connected.len(), "imported friends");
     Ok(connected.len())
 }

@@ -6,7 +6,6 @@ use uuid::Uuid;
 
 use super::hash_password;
 use super::validate::{parse_email_link, CustomId, DeviceId, Email};
-use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{unique_violation, Identifier, UnlinkOutcome};
 use crate::AppState;
@@ -17,7 +16,7 @@ pub async fn link_device(state: &AppState, user_id: Uuid, id: &str) -> ApiResult
     let device = DeviceId::parse(id)?.into_inner();
     let owner = state
         .store
-        .link_device(user_id, &device, unix_now())
+        .link_device(user_id, &device, state.clock.now())
         .await
         .map_err(ApiError::internal_with("Error linking Device ID."))?;
     match owner {
@@ -64,7 +63,7 @@ pub(super) async fn set_identifier(
     in_use: &'static str,
     failed: &'static str,
 ) -> ApiResult<()> {
-    match state.store.set_identifier(user_id, &identifier, password, unix_now()).await {
+    match state.store.set_identifier(user_id, &identifier, password, state.clock.now()).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(ApiError::already_exists(in_use)),
         Err(e) if unique_violation(&e).is_some() => Err(ApiError::already_exists(in_use)),
@@ -76,7 +75,7 @@ pub async fn unlink_device(state: &AppState, user_id: Uuid, id: &str) -> ApiResu
     let device = DeviceId::parse_for_unlink(id)?;
     let outcome = state
         .store
-        .unlink_device(user_id, device.as_str(), unix_now())
+        .unlink_device(user_id, device.as_str(), state.clock.now())
         .await
         .map_err(ApiError::internal_with("Could not unlink device ID."))?;
     unlinked(outcome)
@@ -104,7 +103,7 @@ pub async fn unlink_column(
 ) -> ApiResult<()> {
     let outcome = state
         .store
-        .unlink_column(user_id, column, expected, unix_now())
+        .unlink_column(user_id, column, expected, state.clock.now())
         .await
         .map_err(ApiError::internal_with(failed))?;
     unlinked(outcome)

@@ -6,7 +6,6 @@ use std::future::Future;
 
 use uuid::Uuid;
 
-use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::store::Store;
 
@@ -36,7 +35,14 @@ impl Lockout {
     /// Runs `check` (does the password match?) only when an attempt could be reserved for
     /// `key`; otherwise `429 Try again later.` without checking. A match clears the count,
     /// a mismatch keeps the attempt counted. `failed` is the message of a store error.
-    pub async fn check<F>(self, store: &Store, key: LockoutKey<'_>, failed: &'static str, check: F) -> ApiResult<bool>
+    pub async fn check<F>(
+        self,
+        store: &Store,
+        now: i64,
+        key: LockoutKey<'_>,
+        failed: &'static str,
+        check: F,
+    ) -> ApiResult<bool>
     where
         F: Future<Output = ApiResult<bool>>,
     {
@@ -45,7 +51,7 @@ impl Lockout {
         }
         let key = key.text();
         let reserved = store
-            .reserve_login_attempt(&key, unix_now(), self.window_sec, self.limit)
+            .reserve_login_attempt(&key, now, self.window_sec, self.limit)
             .await
             .map_err(ApiError::internal_with(failed))?;
         if !reserved {
@@ -62,9 +68,9 @@ impl Lockout {
 }
 
 /// Forgets windows older than the longest of the two lockout windows.
-pub async fn sweep(store: &Store, client: Lockout, console: Lockout) {
+pub async fn sweep(store: &Store, now: i64, client: Lockout, console: Lockout) {
     let window = client.window_sec.max(console.window_sec);
-    if let Err(e) = store.sweep_login_attempts(unix_now() - window).await {
+    if let Err(e) = store.sweep_login_attempts(now - window).await {
         tracing::warn!(error = %e, "login attempt sweep failed");
     }
 }

@@ -21,7 +21,6 @@ pub use social::{
 
 use uuid::Uuid;
 
-use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::store::{CreateError, Identifier, Login, NewAccount};
 use crate::AppState;
@@ -173,7 +172,7 @@ async fn insert_account(
         display_name: profile.display_name,
         avatar_url: profile.avatar_url,
         email: profile.email,
-        now: unix_now(),
+        now: state.clock.now(),
     };
     match state.store.create_account(new).await {
         Ok(user) => Ok(Inserted::Created(Authenticated { user_id: user.id, username: user.username, created: true })),
@@ -200,7 +199,8 @@ async fn check_password(state: &AppState, user: Login, password: Password) -> Ap
     let lockout = Lockout { limit: session.max_failed_logins, window_sec: session.failed_login_window_sec };
     let stored = user.password.clone();
     let check = verify_password(state, password, stored);
-    if !lockout.check(&state.store, LockoutKey::Account(user.id), "Error finding user account.", check).await? {
+    let key = LockoutKey::Account(user.id);
+    if !lockout.check(&state.store, state.clock.now(), key, "Error finding user account.", check).await? {
         return Err(ApiError::unauthenticated("Invalid credentials."));
     }
     login(user)

@@ -4,7 +4,6 @@ use entity::users;
 use uuid::Uuid;
 
 use super::validate::{ProfileUpdate, UserLookup};
-use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult};
 use crate::realtime::EndCause;
 use crate::sessions;
@@ -53,7 +52,7 @@ pub async fn update_account(state: &AppState, user_id: Uuid, update: AccountUpda
     let Some(user) = state.store.find_user(user_id).await.map_err(ApiError::internal_with(FAILED))? else {
         return Ok(());
     };
-    match state.store.update_account(&user, update.into_inner(), unix_now()).await {
+    match state.store.update_account(&user, update.into_inner(), state.clock.now()).await {
         Ok(_) => Ok(()),
         Err(e) if unique_violation(&e).is_some() => {
             Err(ApiError::invalid("rpc error: code = AlreadyExists desc = Username is already in use."))
@@ -89,7 +88,7 @@ pub async fn get_users(
 
 /// Bans the account: refused logins and refreshes, every older token void, sessions ended.
 pub async fn ban(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
-    let now = unix_now();
+    let now = state.clock.now();
     let found = state
         .store
         .set_disable_time(user_id, now)

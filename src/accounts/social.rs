@@ -8,7 +8,6 @@ use uuid::Uuid;
 use super::link::{set_identifier, unlink_column};
 use super::validate::Username;
 use super::{find_or_create, find_or_create_with, friends, Authenticated, NewProfile};
-use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::social::facebook::Via;
 use crate::social::gamecenter::Credential;
@@ -140,7 +139,7 @@ async fn import_email(state: &AppState, user_id: Uuid, email: Option<&str>, text
     let Some(email) = email else {
         return Ok(());
     };
-    match state.store.import_email(user_id, email, unix_now()).await {
+    match state.store.import_email(user_id, email, state.clock.now()).await {
         Ok(()) => Ok(()),
         Err(e) if unique_violation(&e).is_some() => Ok(()),
         Err(e) => {
@@ -238,7 +237,12 @@ pub async fn authenticate_google(
     } else {
         let filled = state
             .store
-            .fill_empty_profile(who.user_id, profile.display_name.as_deref(), profile.avatar_url.as_deref(), unix_now())
+            .fill_empty_profile(
+                who.user_id,
+                profile.display_name.as_deref(),
+                profile.avatar_url.as_deref(),
+                state.clock.now(),
+            )
             .await;
         if let Err(e) = filled {
             tracing::warn!(error = %e, "cannot fill the profile from Google");
@@ -311,7 +315,7 @@ async fn link(state: &AppState, user_id: Uuid, identifier: Identifier, texts: &T
 async fn fill_profile(state: &AppState, user_id: Uuid, profile: &social::Profile, texts: &Texts) -> ApiResult<()> {
     state
         .store
-        .fill_empty_profile(user_id, profile.display_name.as_deref(), profile.avatar_url.as_deref(), unix_now())
+        .fill_empty_profile(user_id, profile.display_name.as_deref(), profile.avatar_url.as_deref(), state.clock.now())
         .await
         .map_err(ApiError::internal_with(texts.link_failed))
 }

@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use super::validate::{has_control, parse_email_link, Email, PlainText, TextField};
 use super::{hash_password, unlink_custom, unlink_device, unlink_email};
-use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{unique_violation, AccountFilter, AfterCursor, Identifier};
 use crate::AppState;
@@ -99,7 +98,7 @@ pub async fn set_email(state: &AppState, user_id: Uuid, email: &str, password: O
         }
         None => (Email::parse(email)?, None),
     };
-    match state.store.set_identifier(user_id, &Identifier::Email(email.into_inner()), hash, unix_now()).await {
+    match state.store.set_identifier(user_id, &Identifier::Email(email.into_inner()), hash, state.clock.now()).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(ApiError::not_found("Account not found.")),
         Err(e) if unique_violation(&e).is_some() => Err(ApiError::already_exists("Email is already in use.")),
@@ -118,7 +117,7 @@ pub async fn set_password(state: &AppState, user_id: Uuid, password: &str) -> Ap
     let hash = hash_password(state, password, FAILED).await?;
     state
         .store
-        .set_identifier(user_id, &Identifier::Email(email.into_inner()), Some(hash), unix_now())
+        .set_identifier(user_id, &Identifier::Email(email.into_inner()), Some(hash), state.clock.now())
         .await
         .map_err(ApiError::internal_with(FAILED))?;
     Ok(())

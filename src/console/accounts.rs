@@ -84,7 +84,7 @@ pub async fn get(_: Staff, path: web::Path<String>, state: web::Data<AppState>) 
     let account = accounts::get_account(&state, id).await?;
     let u = &account.user;
     let devices: Vec<Value> = account.devices.iter().map(|d| json!({"id": d, "vars": {}})).collect();
-    let sessions = state.live.of(id, crate::clock::unix_now()).len();
+    let sessions = state.live.of(id, state.clock.now()).len();
     let sockets = state.registry.socket_count_of(id).await;
     let body = json!({
         "account": {

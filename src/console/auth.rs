@@ -20,7 +20,6 @@ use uuid::Uuid;
 use super::{client_address, empty, json_ok, unauthenticated, ConsoleError, ConsoleResult};
 use crate::accounts::lockout::{Lockout, LockoutKey};
 use crate::api::body::JsonBody;
-use crate::clock::unix_now;
 use crate::config::ConsoleConfig;
 use crate::error::{ApiError, Code};
 use crate::store::AuditEntry;
@@ -140,7 +139,8 @@ async fn check_credentials(state: &AppState, username: &str, password: &str) -> 
     let console = &state.config.console;
     let lockout = Lockout { limit: console.max_failed_logins, window_sec: console.failed_login_window_sec };
     let check = async { Ok(is_admin(console, username, password)) };
-    if !lockout.check(&state.store, LockoutKey::Staff(username), "Error checking console credentials.", check).await? {
+    let (now, key) = (state.clock.now(), LockoutKey::Staff(username));
+    if !lockout.check(&state.store, now, key, "Error checking console credentials.", check).await? {
         return Err(ApiError::unauthenticated("Invalid credentials."));
     }
     Ok(())
@@ -148,7 +148,7 @@ async fn check_credentials(state: &AppState, username: &str, password: &str) -> 
 
 /// Stores one audit row; a failure to store is logged, never shown to staff.
 pub async fn audit(state: &AppState, username: &str, address: &str, action: &str, target: &str, result: &str) {
-    let entry = AuditEntry { time: unix_now(), username, action, target, client_address: address, result };
+    let entry = AuditEntry { time: state.clock.now(), username, action, target, client_address: address, result };
     if let Err(e) = state.store.insert_audit(entry).await {
         tracing::error!(error = %e, action, target, "cannot write the console audit trail");
     }
@@ -228,7 +228,7 @@ pub async fn authenticate(
     let token = state
         .console
         .tokens
-        .issue(&username, unix_now())
+        .issue(&username, state.clock.now())
         .map_err(ApiError::internal_with("Error creating console token."))?;
     Ok(json_ok(serde_json::to_string(&TokenBody { token }).unwrap_or_default()))
 }

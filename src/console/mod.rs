@@ -128,7 +128,7 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
 
 /// Forgets logged-out console tokens that have expired anyway.
 pub async fn sweep(state: &AppState) {
-    let now = crate::clock::unix_now();
+    let now = state.clock.now();
     state.console.tokens.sweep(now);
     if let Err(e) = state.store.sweep_console(now).await {
         tracing::warn!(error = %e, "console sweep failed");
@@ -137,7 +137,7 @@ pub async fn sweep(state: &AppState) {
 
 /// Loads logged-out console tokens (at start).
 pub async fn load_revocations(state: &AppState) -> Result<(), sea_orm::DbErr> {
-    let now = crate::clock::unix_now();
+    let now = state.clock.now();
     for (cki, expires_at) in state.store.console_revoked_tokens(now).await? {
         state.console.tokens.revoke(cki, expires_at);
     }

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::auth::Staff;
 use super::{json_ok, ConsoleResult};
 use crate::api::query::QueryString;
-use crate::clock::{rfc3339, unix_now};
+use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -49,7 +49,7 @@ pub fn node_status(state: &AppState) -> serde_json::Value {
 }
 
 pub async fn status(_: Staff, state: web::Data<AppState>) -> ConsoleResult {
-    let body = json!({"nodes": [node_status(&state)], "timestamp": rfc3339(unix_now())});
+    let body = json!({"nodes": [node_status(&state)], "timestamp": rfc3339(state.clock.now())});
     Ok(json_ok(body.to_string()))
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::clock::unix_now;
+use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::RevocationCause;
 use crate::realtime::EndCause;
@@ -33,7 +33,7 @@ pub async fn start_session(state: &AppState, user_id: Uuid, username: &str, vars
         // account) must not leave it with a pair: look again, on this rare path only.
         recheck_account(state, user_id).await?;
     }
-    let tokens = state.tokens.issue(tid, user_id, username, &vars, iat, unix_now().max(iat));
+    let tokens = state.tokens.issue(tid, user_id, username, &vars, iat, state.clock.now().max(iat));
     state.live.started(user_id, LiveSession { tid, issued_at: iat, expires_at: tokens.refresh_exp });
     Ok(tokens)
 }
@@ -64,7 +64,7 @@ async fn issue_second(state: &AppState, user_id: Uuid, tid: Uuid) -> ApiResult<i
     const FAILED: &str = "Error finding or creating user account.";
     // Each pass either returns or sees the stored row change (or a second pass): bounded.
     for _ in 0..MAX_KEPT + 4 {
-        let now = unix_now();
+        let now = state.clock.now();
         let Some(inv) = state.cache.invalidation(user_id).filter(|inv| inv.at >= now) else {
             return Ok(now);
         };
@@ -73,7 +73,10 @@ async fn issue_second(state: &AppState, user_id: Uuid, tid: Uuid) -> ApiResult<i
                 // Another node's clock runs ahead: do not wait for it, start after it.
                 return Ok(inv.at + 1);
             }
-            wait_for_second(inv.at + 1).await;
+            if !wait_for_second(&state.clock, inv.at + 1).await {
+                // Time does not move (a frozen test clock): start after the invalidation.
+                return Ok(inv.at + 1);
+            }
             continue;
         }
         let kept =
@@ -86,24 +89,29 @@ async fn issue_second(state: &AppState, user_id: Uuid, tid: Uuid) -> ApiResult<i
         let stored = state.store.invalidation_of(user_id).await.map_err(ApiError::internal_with(FAILED))?;
         match stored {
             Some(stored) => state.cache.set_invalidation(user_id, stored.into()),
-            None => return Ok(unix_now().max(inv.at + 1)),
+            None => return Ok(state.clock.now().max(inv.at + 1)),
         }
     }
     // Logins of this user kept racing invalidations: issue after the latest one known.
     let latest = state.cache.invalidation(user_id).map_or(0, |inv| inv.at);
-    Ok(unix_now().max(latest + 1))
+    Ok(state.clock.now().max(latest + 1))
 }
 
-/// Sleeps until Unix second `second` has begun (at most two seconds).
-async fn wait_for_second(second: i64) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let target = Duration::from_secs(second.max(0) as u64);
-    tokio::time::sleep(target.saturating_sub(now).min(Duration::from_secs(2))).await;
+/// Waits until the clock's second `second` has begun; `false` when it has not within two
+/// seconds.
+async fn wait_for_second(clock: &Clock, second: i64) -> bool {
+    for _ in 0..40 {
+        if clock.now() >= second {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    clock.now() >= second
 }
 
 /// A token's claims when its signature, expiry and revocation state allow it.
 pub fn verify(state: &AppState, token: &str, kind: TokenKind) -> Option<Claims> {
-    let claims = state.tokens.verify(token, kind, unix_now())?;
+    let claims = state.tokens.verify(token, kind, state.clock.now())?;
     state.cache.is_valid(&claims, kind).then_some(claims)
 }
 
@@ -125,7 +133,7 @@ pub async fn refresh(state: &AppState, token: &str, vars: Vars) -> ApiResult<Ses
     }
     // Empty vars keep the old ones: SDKs always send `"vars":{}`.
     let vars = if vars.is_empty() { claims.vrs } else { vars };
-    let now = unix_now();
+    let now = state.clock.now();
     let tokens = state.tokens.issue(claims.tid, claims.uid, &user.username, &vars, claims.iat, now);
     state
         .live
@@ -136,7 +144,7 @@ pub async fn refresh(state: &AppState, token: &str, vars: Vars) -> ApiResult<Ses
 
 /// `POST /v2/session/logout` (session.md §3) for the caller holding `caller`.
 pub async fn logout(state: &AppState, caller: &Claims, token: &str, refresh_token: &str) -> ApiResult<()> {
-    let now = unix_now();
+    let now = state.clock.now();
     let access = if token.is_empty() {
         None
     } else {
@@ -189,7 +197,7 @@ pub async fn revoke(state: &AppState, claims: &Claims, kind: TokenKind) -> ApiRe
 /// Answers the invalidation's second.
 pub async fn invalidate(state: &AppState, user_id: Uuid, cause: EndCause, keep: Option<Uuid>) -> ApiResult<i64> {
     // Never earlier than an invalidation already known (another node's clock may run ahead).
-    let at = unix_now().max(state.cache.invalidation(user_id).map_or(0, |inv| inv.at));
+    let at = state.clock.now().max(state.cache.invalidation(user_id).map_or(0, |inv| inv.at));
     let invalidation =
         Invalidation { at, expires: at + state.cache.invalidation_lifetime(), kept: keep.into_iter().collect() };
     state
@@ -215,7 +223,7 @@ pub async fn load_revocations(state: &AppState) -> Result<(), sea_orm::DbErr> {
     let longest =
         state.store.record_token_lifetime(session.token_expiry_sec.max(session.refresh_token_expiry_sec)).await?;
     state.cache.set_longest_lifetime(longest);
-    let stored = state.store.load_revocations(unix_now()).await?;
+    let stored = state.store.load_revocations(state.clock.now()).await?;
     state.cache.load(stored);
     Ok(())
 }
@@ -223,7 +231,7 @@ pub async fn load_revocations(state: &AppState) -> Result<(), sea_orm::DbErr> {
 /// Forgets revocations of tokens that have expired anyway, in memory and on disk, and
 /// sessions that have expired.
 pub async fn sweep(state: &AppState) {
-    let now = unix_now();
+    let now = state.clock.now();
     state.cache.sweep(now);
     state.live.sweep(now);
     match state.store.longest_token_lifetime().await {

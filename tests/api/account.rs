@@ -122,7 +122,7 @@ async fn renaming_to_the_current_name_changes_nothing(app: TestApp) {
     let login = app.post_key("/v2/account/authenticate/device?username=samename", r#"{"id":"same-name-device"}"#).await;
     let token = login.token();
     let before = app.account(&token).await["user"]["update_time"].clone();
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.clock.advance(1);
     assert_eq!(app.put_bearer("/v2/account", &token, r#"{"username":"samename"}"#).await.status, 200);
     assert_eq!(app.account(&token).await["user"]["update_time"], before);
     assert_eq!(app.put_bearer("/v2/account", &token, r#"{"timezone":"UTC"}"#).await.status, 200);

@@ -235,7 +235,7 @@ async fn throttle_window_passes_and_success_resets(app: TestApp) {
         assert_eq!(app.post_key(EMAIL, r#"{"email":"window@example.com","password":"wrongpass"}"#).await.status, 401);
     }
     assert_eq!(app.post_key(EMAIL, r#"{"email":"window@example.com","password":"password1"}"#).await.status, 429);
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    app.clock.advance(3);
     assert_eq!(app.post_key(EMAIL, r#"{"email":"window@example.com","password":"password1"}"#).await.status, 200);
     // The success reset the count: one failure is not yet a lockout.
     assert_eq!(app.post_key(EMAIL, r#"{"email":"window@example.com","password":"wrongpass"}"#).await.status, 401);

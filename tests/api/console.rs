@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{claims, wait_for_second_start, wait_until, Reply, TestApp, ADMIN};
+use crate::helpers::{claims, wait_until, Reply, TestApp, ADMIN};
 use crate::provider::{token_body, Canned, Provider};
 use crate::{both_backends, provider_test};
 
@@ -65,7 +65,7 @@ async fn lockout_after_max_failed_logins_until_the_window_passes(app: TestApp) {
     let basic =
         app.client.get(app.console_url("/v2/console/status")).basic_auth(ADMIN.0, Some(ADMIN.1)).send().await.unwrap();
     assert_eq!(basic.status().as_u16(), 429);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.clock.advance(2);
     assert_eq!(app.console_authenticate(ADMIN.0, ADMIN.1).await.status, 200);
 }
 
@@ -254,7 +254,6 @@ async fn delete_account_closes_its_sockets_and_voids_its_tokens(app: TestApp) {
     let token = app.console_token().await;
     let (id, user_token) = device_user(&app, "console-delete-device-1").await;
     let mut ws = app.ws(&user_token, false).await;
-    wait_for_second_start().await;
     let path = format!("/v2/console/account/{id}?record_deletion=true");
     let reply = app.console(Method::DELETE, &path, Some(&token), "").await;
     assert_eq!((reply.status, reply.text.as_str()), (200, "{}"));
@@ -272,8 +271,6 @@ async fn ban_closes_every_socket_with_the_banned_notification_and_survives_a_res
     let mut first = app.ws(&user_token, true).await;
     let _join = first.recv().await;
     let mut second = app.ws(&user_token, false).await;
-    // Tokens issued in the ban's own second stay valid (session.md §4).
-    wait_for_second_start().await;
     let reply = app.console_post(&format!("/v2/console/account/{id}/ban"), &token, "").await;
     assert_eq!((reply.status, reply.text.as_str()), (200, "{}"));
     for ws in [&mut first, &mut second] {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{claims, wait_for_second_start, wait_until, TestApp};
+use crate::helpers::{claims, wait_until, TestApp};
 use crate::raw;
 use crate::{both_backends, storage_free};
 
@@ -339,7 +339,7 @@ async fn account_delete_and_logout_close_sockets(app: TestApp) {
     // Logout-all closes the sockets of every token issued before it, the caller's too,
     // even within the same second; a socket of a later login stays.
     let c = user(&app, "logoutall").await;
-    wait_for_second_start().await;
+    app.clock.freeze();
     let mut old = app.ws(&c.token, false).await;
     let same_second = app.device("device-logoutall-0001").await.token();
     let mut caller = app.ws(&same_second, false).await;

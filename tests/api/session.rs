@@ -120,7 +120,7 @@ async fn logout_validates_tokens_it_is_given(app: TestApp) {
 both_backends!(logout_all_voids_every_older_token_the_callers_too);
 async fn logout_all_voids_every_older_token_the_callers_too(app: TestApp) {
     let old = app.device("logout-all-device").await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.clock.advance(1);
     let caller = app.device("logout-all-device").await;
     assert_eq!(app.post_bearer(LOGOUT, &caller.token(), "").await.status, 200);
     for login in [&old, &caller] {
@@ -141,7 +141,6 @@ async fn restart_after_logout_still_refuses_the_token(mut app: TestApp) {
     let token = login.token();
     assert_eq!(app.post_bearer(LOGOUT, &token, &format!(r#"{{"token":"{token}"}}"#)).await.status, 200);
     let old = app.device("restart-device-2").await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(app.post_bearer(LOGOUT, &old.token(), "{}").await.status, 200);
     app.restart().await;
     app.get_bearer("/v2/account", &token).await.assert_error(401, 16, "Auth token invalid");
@@ -152,7 +151,7 @@ async fn restart_after_logout_still_refuses_the_token(mut app: TestApp) {
 both_backends!(single_session_revokes_older_tokens, |c: &mut hearth::config::Config| c.session.single_session = true);
 async fn single_session_revokes_older_tokens(app: TestApp) {
     let first = app.device("single-session-1").await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.clock.advance(1);
     let second = app.device("single-session-1").await;
     app.get_bearer("/v2/account", &first.token()).await.assert_error(401, 16, "Auth token invalid");
     assert_eq!(app.get_bearer("/v2/account", &second.token()).await.status, 200);
@@ -177,7 +176,7 @@ async fn logins_without_a_socket_start_no_actor_and_leave_the_live_list_when_the
     assert_eq!(app.state.live.session_count(), 51);
     assert_eq!(app.state.live.of(uid, hearth::clock::unix_now()).len(), 2);
     // Refresh tokens live 2 s; after that the sweep forgets every session.
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    app.clock.advance(3);
     hearth::sessions::sweep(&app.state).await;
     assert_eq!((app.state.live.user_count(), app.state.live.session_count()), (0, 0));
 }

@@ -140,6 +140,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: web::Data<AppState>,
     pub config: Config,
+    /// The app's time: tests advance or freeze it instead of sleeping.
+    pub clock: hearth::clock::Clock,
     running: Option<hearth::Running>,
     _db: TestDb,
 }
@@ -148,13 +150,15 @@ pub async fn spawn_app(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Opt
     let db = TestDb::create(backend).await?;
     let mut config = test_config(&db.url);
     tweak(&mut config);
-    let running = hearth::start(config.clone()).await.expect("start app");
+    let clock = hearth::clock::Clock::adjustable();
+    let running = hearth::start_with_clock(config.clone(), clock.clone()).await.expect("start app");
     Some(TestApp {
         addr: format!("http://{}", running.addr),
         console: format!("http://{}", running.console_addr),
         client: reqwest::Client::new(),
         state: running.state.clone(),
         config,
+        clock,
         running: Some(running),
         _db: db,
     })
@@ -279,7 +283,7 @@ impl TestApp {
             running.stop().await;
         }
         self.state.store.clone().close().await;
-        let running = hearth::start(self.config.clone()).await.expect("restart app");
+        let running = hearth::start_with_clock(self.config.clone(), self.clock.clone()).await.expect("restart app");
         self.addr = format!("http://{}", running.addr);
         self.console = format!("http://{}", running.console_addr);
         self.state = running.state.clone();
