@@ -31,7 +31,7 @@ use metrics::Metrics;
 use realtime::bus::{LocalBus, PresenceBus};
 use realtime::status::StatusRegistry;
 use realtime::SessionRegistry;
-use sessions::{LiveSessions, SessionCache, TokenKeys};
+use sessions::{LiveSessions, SessionCache, SessionEvents, TokenKeys};
 use social::Social;
 use store::Store;
 
@@ -44,6 +44,8 @@ pub struct AppState {
     /// Live sessions per user, compactly (the console's account view).
     pub live: LiveSessions,
     pub registry: SessionRegistry,
+    /// Where the sessions service reports ended sessions (the registry, on one node).
+    pub events: Arc<dyn SessionEvents>,
     pub status: Arc<StatusRegistry>,
     pub bus: Arc<dyn PresenceBus>,
     pub passwords: PasswordHasher,
@@ -88,6 +90,7 @@ impl AppState {
             tokens: TokenKeys::new(&config.session),
             cache: SessionCache::new(config.session.token_expiry_sec.max(config.session.refresh_token_expiry_sec)),
             live: LiveSessions::new(config.session.max_live_sessions),
+            events: Arc::new(registry.clone()),
             registry,
             status,
             bus,

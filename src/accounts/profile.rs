@@ -5,8 +5,8 @@ use uuid::Uuid;
 
 use super::validate::{ProfileUpdate, UserLookup};
 use crate::error::{ApiError, ApiResult};
-use crate::realtime::EndCause;
 use crate::sessions;
+use crate::sessions::EndCause;
 use crate::store::{unique_violation, AccountUpdate};
 use crate::AppState;
 

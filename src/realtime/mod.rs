@@ -10,7 +10,7 @@ pub mod status;
 pub mod transport;
 mod user_sessions;
 
-pub use registry::{EndCause, SessionRegistry};
+pub use registry::SessionRegistry;
 pub use user_sessions::UserSessions;
 
 use sha1::{Digest, Sha1};

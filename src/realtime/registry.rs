@@ -12,20 +12,7 @@ use super::socket::{Disconnect, SocketActor};
 use super::user_sessions::{
     AllSessionsEnded, CountSockets, SocketAttached, SocketDetached, TokenRevoked, UserSessions,
 };
-use crate::sessions::Invalidation;
-
-/// Why every session of a user before some second ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndCause {
-    /// Logout with an empty body: sockets opened with older tokens close.
-    LogoutAll,
-    /// `single_session`: older tokens are void, sockets stay (as in Nakama).
-    SingleSession,
-    /// Ban: every socket gets the `banned` notification and closes.
-    Ban,
-    /// Account deleted: every socket closes.
-    Delete,
-}
+use crate::sessions::{EndCause, Invalidation, SessionEvents};
 
 struct Inner {
     users: DashMap<Uuid, Addr<UserSessions>>,
@@ -79,16 +66,6 @@ impl SessionRegistry {
         if let Some(addr) = self.inner.users.get(&user_id) {
             addr.do_send(msg);
         }
-    }
-
-    /// An access token id was revoked: sockets opened with it close.
-    pub fn access_revoked(&self, user_id: Uuid, tid: Uuid) {
-        self.if_user(user_id, TokenRevoked { tid });
-    }
-
-    /// Every session the invalidation voids ended: the sockets it concerns close.
-    pub fn all_sessions_ended(&self, user_id: Uuid, invalidation: Invalidation, cause: EndCause) {
-        self.if_user(user_id, AllSessionsEnded { invalidation, cause });
     }
 
     /// A socket finished its upgrade.
@@ -173,5 +150,18 @@ impl SessionRegistry {
             Entry::Occupied(slot) if slot.get() == &addr => None,
             Entry::Occupied(slot) => Some(slot.get().clone()),
         }
+    }
+}
+
+/// Session events reach the user's actor, which owns the user's sockets on this node.
+impl SessionEvents for SessionRegistry {
+    /// Sockets opened with the token close.
+    fn token_revoked(&self, user_id: Uuid, tid: Uuid) {
+        self.if_user(user_id, TokenRevoked { tid });
+    }
+
+    /// The sockets the invalidation concerns close (none for `single_session`).
+    fn sessions_ended(&self, user_id: Uuid, invalidation: &Invalidation, cause: EndCause) {
+        self.if_user(user_id, AllSessionsEnded { invalidation: invalidation.clone(), cause });
     }
 }

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use actix::prelude::*;
 use uuid::Uuid;
 
-use super::registry::{EndCause, SessionRegistry};
+use super::registry::SessionRegistry;
 use super::socket::{Disconnect, SocketActor};
-use crate::sessions::Invalidation;
+use crate::sessions::{EndCause, Invalidation};
 
 struct AttachedSocket {
     tid: Uuid,

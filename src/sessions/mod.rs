@@ -2,10 +2,12 @@
 //! written to the database before the cache, then told to the user's session actor.
 
 mod cache;
+mod events;
 mod live;
 pub mod token;
 
 pub use cache::{Invalidation, SessionCache};
+pub use events::{EndCause, SessionEvents};
 pub use live::{LiveSession, LiveSessions, MAX_SESSIONS_PER_USER};
 pub use token::{Claims, SessionTokens, TokenKeys, TokenKind, Vars};
 
@@ -16,7 +18,6 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::RevocationCause;
-use crate::realtime::EndCause;
 use crate::AppState;
 
 /// Issues a new token pair for a login, applying `session.single_session` first.
@@ -187,7 +188,7 @@ pub async fn revoke(state: &AppState, claims: &Claims, kind: TokenKind) -> ApiRe
     state.metrics.revocation(RevocationCause::Logout);
     match kind {
         TokenKind::Refresh => state.live.ended(claims.uid, claims.tid),
-        TokenKind::Access => state.registry.access_revoked(claims.uid, claims.tid),
+        TokenKind::Access => state.events.token_revoked(claims.uid, claims.tid),
     }
     Ok(())
 }
@@ -213,7 +214,7 @@ pub async fn invalidate(state: &AppState, user_id: Uuid, cause: EndCause, keep: 
         EndCause::Delete => RevocationCause::Delete,
     });
     state.live.invalidated(user_id, &invalidation);
-    state.registry.all_sessions_ended(user_id, invalidation, cause);
+    state.events.sessions_ended(user_id, &invalidation, cause);
     Ok(at)
 }
 
