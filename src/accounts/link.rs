@@ -1,10 +1,10 @@
-//! Link and unlink of device, custom id and email (link-unlink.md), including the
+//! Link and unlink (link-unlink.md): one path each over the login kinds, including the
 //! last-identifier guard, which the store applies in the same statement as the change.
 
-use entity::users;
 use uuid::Uuid;
 
 use super::hash_password;
+use super::login_kind::{Credential, LoginKind};
 use super::validate::{parse_email_link, CustomId, DeviceId, Email};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{unique_violation, Identifier, UnlinkOutcome};
@@ -12,45 +12,41 @@ use crate::AppState;
 
 const LAST_IDENTIFIER: &str = "Cannot unlink last account identifier. Check profile exists and is not last link.";
 
-pub async fn link_device(state: &AppState, user_id: Uuid, id: &str) -> ApiResult<()> {
+/// Adds the credential's identifier to the caller's account. `sync` imports the friends of
+/// the kinds that can.
+pub async fn link(state: &AppState, user_id: Uuid, credential: &Credential<'_>, sync: bool) -> ApiResult<()> {
+    let kind = credential.kind;
+    let proof = &credential.proof;
+    match kind {
+        LoginKind::Device => link_device(state, user_id, proof.text()).await,
+        LoginKind::Custom => {
+            let custom = CustomId::parse_for_link(proof.text())?.into_inner();
+            set_identifier(state, user_id, Identifier::Custom(custom), None, kind).await
+        }
+        LoginKind::Email => {
+            let (email, password) = proof.email();
+            let (email, password) = parse_email_link(email, password)?;
+            let hash = hash_password(state, password, kind.texts().link_failed).await?;
+            set_identifier(state, user_id, Identifier::Email(email.into_inner()), Some(hash), kind).await
+        }
+        _ => super::social::link(state, user_id, kind, proof, sync).await,
+    }
+}
+
+/// Devices live in their own table, where a device may move between no accounts.
+async fn link_device(state: &AppState, user_id: Uuid, id: &str) -> ApiResult<()> {
     let device = DeviceId::parse(id)?.into_inner();
+    let texts = LoginKind::Device.texts();
     let owner = state
         .store
         .link_device(user_id, &device, state.clock.now())
         .await
-        .map_err(ApiError::internal_with("Error linking Device ID."))?;
+        .map_err(ApiError::internal_with(texts.link_failed))?;
     match owner {
         None => Ok(()),
         Some(owner) if owner == user_id => Ok(()),
-        Some(_) => Err(ApiError::already_exists("Device ID already in use.")),
+        Some(_) => Err(ApiError::already_exists(texts.in_use)),
     }
-}
-
-pub async fn link_custom(state: &AppState, user_id: Uuid, id: &str) -> ApiResult<()> {
-    let custom = CustomId::parse_for_link(id)?.into_inner();
-    set_identifier(
-        state,
-        user_id,
-        Identifier::Custom(custom),
-        None,
-        "Custom ID is already in use.",
-        "Error while trying to link Custom ID.",
-    )
-    .await
-}
-
-pub async fn link_email(state: &AppState, user_id: Uuid, email: &str, password: &str) -> ApiResult<()> {
-    let (email, password) = parse_email_link(email, password)?;
-    let hash = hash_password(state, password, "Error while trying to link email.").await?;
-    set_identifier(
-        state,
-        user_id,
-        Identifier::Email(email.into_inner()),
-        Some(hash),
-        "Email is already in use.",
-        "Error while trying to link email.",
-    )
-    .await
 }
 
 /// Writes a single-valued identifier; a value held by anyone else is a conflict. A caller
@@ -60,52 +56,59 @@ pub(super) async fn set_identifier(
     user_id: Uuid,
     identifier: Identifier,
     password: Option<String>,
-    in_use: &'static str,
-    failed: &'static str,
+    kind: LoginKind,
 ) -> ApiResult<()> {
+    let texts = kind.texts();
     match state.store.set_identifier(user_id, &identifier, password, state.clock.now()).await {
         Ok(true) => Ok(()),
-        Ok(false) => Err(ApiError::already_exists(in_use)),
-        Err(e) if unique_violation(&e).is_some() => Err(ApiError::already_exists(in_use)),
-        Err(e) => Err(ApiError::internal(failed, e)),
+        Ok(false) => Err(ApiError::already_exists(texts.in_use)),
+        Err(e) if unique_violation(&e).is_some() => Err(ApiError::already_exists(texts.in_use)),
+        Err(e) => Err(ApiError::internal(texts.link_failed, e)),
     }
 }
 
-pub async fn unlink_device(state: &AppState, user_id: Uuid, id: &str) -> ApiResult<()> {
-    let device = DeviceId::parse_for_unlink(id)?;
-    let outcome = state
-        .store
-        .unlink_device(user_id, device.as_str(), state.clock.now())
-        .await
-        .map_err(ApiError::internal_with("Could not unlink device ID."))?;
-    unlinked(outcome)
+/// Removes the credential's identifier from the caller's account. An empty credential
+/// removes whatever the account holds of the kind; a given one only when it matches.
+pub async fn unlink(state: &AppState, user_id: Uuid, credential: &Credential<'_>) -> ApiResult<()> {
+    let kind = credential.kind;
+    let proof = &credential.proof;
+    match kind {
+        LoginKind::Device => {
+            let device = DeviceId::parse_for_unlink(proof.text())?;
+            let outcome = state
+                .store
+                .unlink_device(user_id, device.as_str(), state.clock.now())
+                .await
+                .map_err(ApiError::internal_with(kind.texts().unlink_failed))?;
+            unlinked(outcome)
+        }
+        LoginKind::Custom => {
+            let expected = CustomId::parse_for_unlink(proof.text())?;
+            unlink_column(state, user_id, kind, expected.as_ref().map(CustomId::as_str)).await
+        }
+        LoginKind::Email => {
+            let expected = Email::parse_for_unlink(proof.email().0)?;
+            unlink_column(state, user_id, kind, expected.as_ref().map(Email::as_str)).await
+        }
+        _ => super::social::unlink(state, user_id, kind, proof).await,
+    }
 }
 
-pub async fn unlink_custom(state: &AppState, user_id: Uuid, id: &str) -> ApiResult<()> {
-    let expected = CustomId::parse_for_unlink(id)?;
-    let expected = expected.as_ref().map(CustomId::as_str);
-    unlink_column(state, user_id, users::Column::CustomId, expected, "Error while trying to unlink custom ID.").await
-}
-
-pub async fn unlink_email(state: &AppState, user_id: Uuid, email: &str) -> ApiResult<()> {
-    let expected = Email::parse_for_unlink(email)?;
-    let expected = expected.as_ref().map(Email::as_str);
-    unlink_column(state, user_id, users::Column::Email, expected, "Error while trying to unlink email.").await
-}
-
-/// Clears a column identifier, guarded by the last-identifier rule.
-pub async fn unlink_column(
+/// Clears the kind's column, guarded by the last-identifier rule.
+pub(super) async fn unlink_column(
     state: &AppState,
     user_id: Uuid,
-    column: users::Column,
+    kind: LoginKind,
     expected: Option<&str>,
-    failed: &'static str,
 ) -> ApiResult<()> {
+    let Some(column) = kind.column() else {
+        return Err(ApiError::internal(kind.texts().unlink_failed, "no identifier column"));
+    };
     let outcome = state
         .store
         .unlink_column(user_id, column, expected, state.clock.now())
         .await
-        .map_err(ApiError::internal_with(failed))?;
+        .map_err(ApiError::internal_with(kind.texts().unlink_failed))?;
     unlinked(outcome)
 }
 

@@ -4,20 +4,16 @@
 pub mod friends;
 mod link;
 pub mod lockout;
+pub mod login_kind;
 pub mod password;
 mod profile;
 mod social;
 pub mod staff;
 pub mod validate;
 
-pub use link::{link_custom, link_device, link_email, unlink_column, unlink_custom, unlink_device, unlink_email};
+pub use link::{link, unlink};
+pub use login_kind::{Credential, LoginKind, Proof};
 pub use profile::{ban, delete_account, existing_user, get_account, get_users, unban, update_account, Account};
-pub use social::{
-    authenticate_apple, authenticate_facebook, authenticate_facebook_instant_game, authenticate_gamecenter,
-    authenticate_google, authenticate_steam, link_apple, link_facebook, link_facebook_instant_game, link_gamecenter,
-    link_google, link_steam, unlink_apple, unlink_facebook, unlink_facebook_instant_game, unlink_gamecenter,
-    unlink_google, unlink_steam,
-};
 
 use uuid::Uuid;
 
@@ -44,19 +40,30 @@ pub struct NewProfile {
     pub email: Option<String>,
 }
 
-pub async fn authenticate_device(state: &AppState, id: &str, create: bool, username: &str) -> ApiResult<Authenticated> {
-    let device = DeviceId::parse(id)?;
+/// Logs in with any kind of credential, creating the account when `create` allows.
+/// `sync` imports the friends of the kinds that can.
+pub async fn authenticate(
+    state: &AppState,
+    credential: &Credential<'_>,
+    create: bool,
+    username: &str,
+    sync: bool,
+) -> ApiResult<Authenticated> {
+    let proof = &credential.proof;
+    let identifier = match credential.kind {
+        LoginKind::Email => {
+            let (email, password) = proof.email();
+            return authenticate_email(state, email, password, create, username).await;
+        }
+        LoginKind::Device => Identifier::Device(DeviceId::parse(proof.text())?.into_inner()),
+        LoginKind::Custom => Identifier::Custom(CustomId::parse(proof.text())?.into_inner()),
+        kind => return social::authenticate(state, kind, proof, create, username, sync).await,
+    };
     let username = Username::parse_optional(username)?;
-    find_or_create(state, Identifier::Device(device.into_inner()), create, username).await
+    find_or_create(state, identifier, create, username).await
 }
 
-pub async fn authenticate_custom(state: &AppState, id: &str, create: bool, username: &str) -> ApiResult<Authenticated> {
-    let custom = CustomId::parse(id)?;
-    let username = Username::parse_optional(username)?;
-    find_or_create(state, Identifier::Custom(custom.into_inner()), create, username).await
-}
-
-pub async fn authenticate_email(
+async fn authenticate_email(
     state: &AppState,
     email: &str,
     password: &str,

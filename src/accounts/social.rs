@@ -1,254 +1,78 @@
-//! Social logins: authenticate, link and unlink with Apple, Facebook, Facebook Instant Games,
-//! Google, Game Center and Steam, in the order of checks of authenticate.md §2/§4 and
-//! link-unlink.md §3-4. Verification lives in `crate::social`; the rules here.
+//! The six providers' path through authenticate, link and unlink, in the order of checks
+//! of authenticate.md §2/§4 and link-unlink.md §3-4: the request's own checks, the
+//! username, the provider's verdict (`crate::social`), then what a verified provider adds
+//! to the account (email, name and avatar, friends).
 
-use entity::users;
 use uuid::Uuid;
 
 use super::link::{set_identifier, unlink_column};
+use super::login_kind::{LoginKind, Proof};
 use super::validate::Username;
-use super::{find_or_create, find_or_create_with, friends, Authenticated, NewProfile};
+use super::{find_or_create_with, friends, Authenticated, NewProfile};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::social::facebook::Via;
 use crate::social::gamecenter::Credential;
 use crate::social::{self, VerifyError};
-use crate::store::{unique_violation, Identifier};
+use crate::store::unique_violation;
 use crate::AppState;
-
-/// Every answer that names a provider.
-struct Texts {
-    provider: &'static str,
-    refused: &'static str,
-    not_configured: &'static str,
-    in_use: &'static str,
-    link_failed: &'static str,
-    unlink_failed: &'static str,
-    email_failed: &'static str,
-}
-
-const APPLE: Texts = Texts {
-    provider: "apple",
-    refused: "Could not authenticate Apple profile.",
-    not_configured: "Apple authentication is not configured.",
-    in_use: "Apple ID is already in use.",
-    link_failed: "Error while trying to link Apple ID.",
-    unlink_failed: "Error while trying to unlink Apple ID.",
-    email_failed: "Error importing apple account email.",
-};
-
-const FACEBOOK: Texts = Texts {
-    provider: "facebook",
-    refused: "Could not authenticate Facebook profile.",
-    not_configured: "Facebook authentication is not configured.",
-    in_use: "Facebook ID is already in use.",
-    link_failed: "Error while trying to link Facebook ID.",
-    unlink_failed: "Error while trying to unlink Facebook ID.",
-    email_failed: "Error importing facebook account email.",
-};
-
-const INSTANT_GAME: Texts = Texts {
-    provider: "facebook_instant_game",
-    refused: "Could not authenticate Facebook Instant Game profile.",
-    not_configured: "Facebook Instant Game authentication is not configured.",
-    in_use: "Facebook Instant Game ID is already in use.",
-    link_failed: "Error while trying to link Facebook Instant Game ID.",
-    unlink_failed: "Error while trying to unlink Facebook Instant Game ID.",
-    email_failed: "",
-};
 
 /// authenticate/facebookinstantgame answers a bad signature with this, not a 401.
 const INSTANT_GAME_AUTH_REFUSED: &str =
     "Error extracting the Facebook Instant Game player ID or validating the signature";
 
-const GOOGLE: Texts = Texts {
-    provider: "google",
-    refused: "Could not authenticate Google profile.",
-    not_configured: "Google authentication is not configured.",
-    in_use: "Google ID is already in use.",
-    link_failed: "Error while trying to link Google ID.",
-    unlink_failed: "Error while trying to unlink Google ID.",
-    email_failed: "Error importing google account email.",
-};
-
-const GAMECENTER: Texts = Texts {
-    provider: "gamecenter",
-    refused: "Could not authenticate GameCenter profile.",
-    not_configured: "GameCenter authentication is not configured.",
-    in_use: "GameCenter ID is already in use.",
-    link_failed: "Error while trying to link GameCenter ID.",
-    unlink_failed: "Error while trying to unlink GameCenter ID.",
-    email_failed: "",
-};
-
-const STEAM: Texts = Texts {
-    provider: "steam",
-    refused: "Could not authenticate Steam profile.",
-    not_configured: "Steam authentication is not configured.",
-    in_use: "Steam ID is already in use.",
-    link_failed: "Error while trying to link Steam ID.",
-    unlink_failed: "Error while trying to unlink Steam ID.",
-    email_failed: "",
-};
-
-fn not_configured(texts: &Texts) -> ApiError {
-    ApiError::new(Code::FailedPrecondition, texts.not_configured)
+/// Steam checks its token before its configuration when linking, and after when
+/// authenticating (link-unlink.md §3).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Authenticate,
+    Link,
 }
 
-/// Logs why a credential failed (never the credential) and gives the client `message`.
-fn refusal(texts: &Texts, error: VerifyError, code: Code, message: &'static str) -> ApiError {
-    match &error {
-        VerifyError::Refused(_) | VerifyError::NotConfigured => {
-            tracing::debug!(provider = texts.provider, %error, "social credential refused")
-        }
-        _ => tracing::warn!(provider = texts.provider, %error, "social provider check failed"),
+/// What a provider vouched for.
+struct Verified<'a> {
+    /// The provider's id of the player.
+    id: String,
+    display_name: Option<String>,
+    avatar_url: Option<String>,
+    email: Option<String>,
+    friends: Option<Friends<'a>>,
+}
+
+/// Where the player's friends can be imported from (`sync`).
+enum Friends<'a> {
+    /// A Graph API token; a Limited Login token cannot list friends.
+    Facebook(&'a str),
+    Steam(String),
+}
+
+impl Verified<'_> {
+    fn id(id: String) -> Self {
+        Verified { id, display_name: None, avatar_url: None, email: None, friends: None }
     }
-    ApiError::new(code, message)
-}
 
-fn refused(texts: &'static Texts) -> impl FnOnce(VerifyError) -> ApiError {
-    move |error| refusal(texts, error, Code::Unauthenticated, texts.refused)
-}
-
-fn apple_configured(state: &AppState) -> bool {
-    !state.config.social.apple.bundle_id.is_empty()
-}
-
-fn steam_configured(state: &AppState) -> bool {
-    let steam = &state.config.social.steam;
-    !steam.publisher_key.is_empty() && steam.app_id != 0
-}
-
-fn instant_game_secret(state: &AppState) -> &str {
-    &state.config.social.facebook_instant_game.app_secret
-}
-
-/// The request is checked before the configuration, as Nakama validates it before it reads
-/// any setting (authenticate.md §4, link-unlink.md §3).
-fn check_instant_game_request(state: &AppState, signed_player_info: &str) -> ApiResult<()> {
-    if signed_player_info.is_empty() {
-        return Err(ApiError::invalid("Signed Player Info for a Facebook Instant Game is required."));
-    }
-    if instant_game_secret(state).is_empty() {
-        return Err(not_configured(&INSTANT_GAME));
-    }
-    Ok(())
-}
-
-/// A provider's email written over the account's; one owned by another account is skipped.
-async fn import_email(state: &AppState, user_id: Uuid, email: Option<&str>, texts: &Texts) -> ApiResult<()> {
-    let Some(email) = email else {
-        return Ok(());
-    };
-    match state.store.import_email(user_id, email, state.clock.now()).await {
-        Ok(()) => Ok(()),
-        Err(e) if unique_violation(&e).is_some() => Ok(()),
-        Err(e) => {
-            tracing::error!(provider = texts.provider, error = %e, "{}", texts.email_failed);
-            Err(ApiError::new(Code::Internal, texts.email_failed))
+    fn profile(profile: social::Profile) -> Self {
+        Verified {
+            id: profile.id,
+            display_name: profile.display_name,
+            avatar_url: profile.avatar_url,
+            email: profile.email,
+            friends: None,
         }
     }
 }
 
-// ---- authenticate ----
-
-pub async fn authenticate_apple(
-    state: &AppState,
-    token: &str,
-    create: bool,
-    username: &str,
-) -> ApiResult<Authenticated> {
-    if !apple_configured(state) {
-        return Err(not_configured(&APPLE));
-    }
-    if token.is_empty() {
-        return Err(ApiError::invalid("Apple ID token is required."));
-    }
-    let username = Username::parse_optional(username)?;
-    let profile = social::apple::verify(&state.social, token).await.map_err(refused(&APPLE))?;
-    // Nakama puts the email in the new row, so an email held by another account fails the
-    // sign-up with a 500; here it is imported after, like Facebook's and Google's.
-    let who = find_or_create(state, Identifier::Apple(profile.id), create, username).await?;
-    if who.created {
-        import_email(state, who.user_id, profile.email.as_deref(), &APPLE).await?;
-    }
-    Ok(who)
+fn not_configured(kind: LoginKind) -> ApiError {
+    ApiError::new(Code::FailedPrecondition, kind.texts().not_configured)
 }
 
-pub async fn authenticate_facebook(
-    state: &AppState,
-    token: &str,
-    create: bool,
-    username: &str,
-    sync: bool,
-) -> ApiResult<Authenticated> {
-    if token.is_empty() {
-        return Err(ApiError::invalid("Facebook access token is required."));
+fn configured(state: &AppState, kind: LoginKind) -> bool {
+    let social = &state.config.social;
+    match kind {
+        LoginKind::Apple => !social.apple.bundle_id.is_empty(),
+        LoginKind::Steam => !social.steam.publisher_key.is_empty() && social.steam.app_id != 0,
+        LoginKind::FacebookInstantGame => !social.facebook_instant_game.app_secret.is_empty(),
+        _ => true,
     }
-    let username = Username::parse_optional(username)?;
-    let (profile, via) = social::facebook::verify(&state.social, token).await.map_err(refused(&FACEBOOK))?;
-    let new = NewProfile {
-        display_name: profile.display_name.clone(),
-        avatar_url: profile.avatar_url.clone(),
-        ..NewProfile::default()
-    };
-    let who = find_or_create_with(state, Identifier::Facebook(profile.id), create, username, new).await?;
-    if who.created {
-        import_email(state, who.user_id, profile.email.as_deref(), &FACEBOOK).await?;
-    }
-    // A Limited Login token cannot list friends; Nakama's attempt would only fail.
-    if sync && via == Via::Graph {
-        friends::sync_facebook(state, who.user_id, token).await;
-    }
-    Ok(who)
-}
-
-pub async fn authenticate_facebook_instant_game(
-    state: &AppState,
-    signed_player_info: &str,
-    create: bool,
-    username: &str,
-) -> ApiResult<Authenticated> {
-    check_instant_game_request(state, signed_player_info)?;
-    let username = Username::parse_optional(username)?;
-    let player_id = social::facebook_instant::verify(instant_game_secret(state), signed_player_info)
-        .map_err(|e| refusal(&INSTANT_GAME, e, Code::DataLoss, INSTANT_GAME_AUTH_REFUSED))?;
-    find_or_create(state, Identifier::FacebookInstantGame(player_id), create, username).await
-}
-
-pub async fn authenticate_google(
-    state: &AppState,
-    token: &str,
-    create: bool,
-    username: &str,
-) -> ApiResult<Authenticated> {
-    if token.is_empty() {
-        return Err(ApiError::invalid("Google access token is required."));
-    }
-    let username = Username::parse_optional(username)?;
-    let profile = social::google::verify(&state.social, token).await.map_err(refused(&GOOGLE))?;
-    let new = NewProfile {
-        display_name: profile.display_name.clone(),
-        avatar_url: profile.avatar_url.clone(),
-        ..NewProfile::default()
-    };
-    let who = find_or_create_with(state, Identifier::Google(profile.id), create, username, new).await?;
-    if who.created {
-        import_email(state, who.user_id, profile.email.as_deref(), &GOOGLE).await?;
-    } else {
-        let filled = state
-            .store
-            .fill_empty_profile(
-                who.user_id,
-                profile.display_name.as_deref(),
-                profile.avatar_url.as_deref(),
-                state.clock.now(),
-            )
-            .await;
-        if let Err(e) = filled {
-            tracing::warn!(error = %e, "cannot fill the profile from Google");
-        }
-    }
-    Ok(who)
 }
 
 /// The six required Game Center fields, in the order they are checked.
@@ -271,183 +95,175 @@ fn check_gamecenter(credential: &Credential<'_>) -> ApiResult<()> {
     Err(ApiError::invalid(missing))
 }
 
-pub async fn authenticate_gamecenter(
-    state: &AppState,
-    credential: &Credential<'_>,
-    create: bool,
-    username: &str,
-) -> ApiResult<Authenticated> {
-    check_gamecenter(credential)?;
-    let username = Username::parse_optional(username)?;
-    let player_id = social::gamecenter::verify(&state.social, credential).await.map_err(refused(&GAMECENTER))?;
-    find_or_create(state, Identifier::GameCenter(player_id), create, username).await
+/// The request's own checks, before any setting is read where Nakama does so: Apple and
+/// Steam (when authenticating) need their configuration first, Instant Game and Steam
+/// (when linking) check the credential first.
+fn check_request(state: &AppState, kind: LoginKind, proof: &Proof<'_>, op: Op) -> ApiResult<()> {
+    if kind == LoginKind::GameCenter {
+        return check_gamecenter(&proof.gamecenter());
+    }
+    let config_first = matches!((kind, op), (LoginKind::Apple, _) | (LoginKind::Steam, Op::Authenticate));
+    if config_first && !configured(state, kind) {
+        return Err(not_configured(kind));
+    }
+    if proof.text().is_empty() {
+        return Err(ApiError::invalid(kind.texts().required));
+    }
+    if !configured(state, kind) {
+        return Err(not_configured(kind));
+    }
+    Ok(())
 }
 
-pub async fn authenticate_steam(
+/// Asks the kind's provider about the credential.
+async fn verify<'a>(state: &AppState, kind: LoginKind, proof: &Proof<'a>) -> Result<Verified<'a>, VerifyError> {
+    let social = &state.social;
+    let token = proof.text();
+    Ok(match kind {
+        LoginKind::Apple => Verified::profile(social::apple::verify(social, token).await?),
+        LoginKind::Facebook => {
+            let (profile, via) = social::facebook::verify(social, token).await?;
+            let friends = (via == Via::Graph).then_some(Friends::Facebook(token));
+            Verified { friends, ..Verified::profile(profile) }
+        }
+        LoginKind::FacebookInstantGame => {
+            let secret = &state.config.social.facebook_instant_game.app_secret;
+            Verified::id(social::facebook_instant::verify(secret, token)?)
+        }
+        LoginKind::Google => Verified::profile(social::google::verify(social, token).await?),
+        LoginKind::GameCenter => Verified::id(social::gamecenter::verify(social, &proof.gamecenter()).await?),
+        LoginKind::Steam => {
+            let steam_id = social::steam::verify(social, token).await?;
+            Verified { friends: Some(Friends::Steam(steam_id.clone())), ..Verified::id(steam_id) }
+        }
+        LoginKind::Device | LoginKind::Email | LoginKind::Custom => return Err(VerifyError::NotConfigured),
+    })
+}
+
+/// Logs why a credential failed (never the credential) and gives the client the kind's
+/// refusal; Instant Game's authenticate has its own.
+fn refusal(kind: LoginKind, op: Op, error: VerifyError) -> ApiError {
+    let provider = kind.texts().provider;
+    match &error {
+        VerifyError::Refused(_) | VerifyError::NotConfigured => {
+            tracing::debug!(provider, %error, "social credential refused")
+        }
+        _ => tracing::warn!(provider, %error, "social provider check failed"),
+    }
+    match (kind, op) {
+        (LoginKind::FacebookInstantGame, Op::Authenticate) => ApiError::new(Code::DataLoss, INSTANT_GAME_AUTH_REFUSED),
+        _ => ApiError::unauthenticated(kind.texts().refused),
+    }
+}
+
+/// A provider's email written over the account's; one owned by another account is skipped.
+async fn import_email(state: &AppState, user_id: Uuid, kind: LoginKind, email: Option<&str>) -> ApiResult<()> {
+    let Some(email) = email else {
+        return Ok(());
+    };
+    let failed = kind.texts().email_failed;
+    match state.store.import_email(user_id, email, state.clock.now()).await {
+        Ok(()) => Ok(()),
+        Err(e) if unique_violation(&e).is_some() => Ok(()),
+        Err(e) => {
+            tracing::error!(provider = kind.texts().provider, error = %e, "{failed}");
+            Err(ApiError::new(Code::Internal, failed))
+        }
+    }
+}
+
+async fn sync_friends(state: &AppState, user_id: Uuid, friends: Option<Friends<'_>>) {
+    match friends {
+        Some(Friends::Facebook(token)) => friends::sync_facebook(state, user_id, token).await,
+        Some(Friends::Steam(steam_id)) => friends::sync_steam(state, user_id, &steam_id).await,
+        None => {}
+    }
+}
+
+pub(super) async fn authenticate(
     state: &AppState,
-    token: &str,
+    kind: LoginKind,
+    proof: &Proof<'_>,
     create: bool,
     username: &str,
     sync: bool,
 ) -> ApiResult<Authenticated> {
-    if !steam_configured(state) {
-        return Err(not_configured(&STEAM));
-    }
-    if token.is_empty() {
-        return Err(ApiError::invalid("Steam access token is required."));
-    }
+    check_request(state, kind, proof, Op::Authenticate)?;
     let username = Username::parse_optional(username)?;
-    let steam_id = social::steam::verify(&state.social, token).await.map_err(refused(&STEAM))?;
-    let who = find_or_create(state, Identifier::Steam(steam_id.clone()), create, username).await?;
+    let verified = verify(state, kind, proof).await.map_err(|e| refusal(kind, Op::Authenticate, e))?;
+    let new = NewProfile {
+        display_name: verified.display_name.clone(),
+        avatar_url: verified.avatar_url.clone(),
+        ..NewProfile::default()
+    };
+    // Nakama puts Apple's email in the new row, so an email held by another account fails
+    // the sign-up with a 500; here it is imported after, like Facebook's and Google's.
+    let who = find_or_create_with(state, kind.identifier(verified.id), create, username, new).await?;
+    if who.created {
+        import_email(state, who.user_id, kind, verified.email.as_deref()).await?;
+    } else if kind == LoginKind::Google {
+        // Only Google fills an existing account's empty name and avatar at login.
+        let filled = state
+            .store
+            .fill_empty_profile(
+                who.user_id,
+                verified.display_name.as_deref(),
+                verified.avatar_url.as_deref(),
+                state.clock.now(),
+            )
+            .await;
+        if let Err(e) = filled {
+            tracing::warn!(error = %e, "cannot fill the profile from Google");
+        }
+    }
     if sync {
-        friends::sync_steam(state, who.user_id, &steam_id).await;
+        sync_friends(state, who.user_id, verified.friends).await;
     }
     Ok(who)
 }
 
-// ---- link ----
-
-async fn link(state: &AppState, user_id: Uuid, identifier: Identifier, texts: &Texts) -> ApiResult<()> {
-    set_identifier(state, user_id, identifier, None, texts.in_use, texts.link_failed).await
-}
-
-/// Facebook and Google: name and avatar only where the account has none.
-async fn fill_profile(state: &AppState, user_id: Uuid, profile: &social::Profile, texts: &Texts) -> ApiResult<()> {
-    state
-        .store
-        .fill_empty_profile(user_id, profile.display_name.as_deref(), profile.avatar_url.as_deref(), state.clock.now())
-        .await
-        .map_err(ApiError::internal_with(texts.link_failed))
-}
-
-pub async fn link_apple(state: &AppState, user_id: Uuid, token: &str) -> ApiResult<()> {
-    if !apple_configured(state) {
-        return Err(not_configured(&APPLE));
-    }
-    if token.is_empty() {
-        return Err(ApiError::invalid("Apple ID token is required."));
-    }
-    let profile = social::apple::verify(&state.social, token).await.map_err(refused(&APPLE))?;
-    link(state, user_id, Identifier::Apple(profile.id), &APPLE).await?;
-    import_email(state, user_id, profile.email.as_deref(), &APPLE).await
-}
-
-pub async fn link_facebook(state: &AppState, user_id: Uuid, token: &str, sync: bool) -> ApiResult<()> {
-    if token.is_empty() {
-        return Err(ApiError::invalid("Facebook access token is required."));
-    }
-    let (profile, via) = social::facebook::verify(&state.social, token).await.map_err(refused(&FACEBOOK))?;
-    link(state, user_id, Identifier::Facebook(profile.id.clone()), &FACEBOOK).await?;
-    fill_profile(state, user_id, &profile, &FACEBOOK).await?;
-    import_email(state, user_id, profile.email.as_deref(), &FACEBOOK).await?;
-    if sync && via == Via::Graph {
-        friends::sync_facebook(state, user_id, token).await;
-    }
-    Ok(())
-}
-
-pub async fn link_facebook_instant_game(state: &AppState, user_id: Uuid, signed_player_info: &str) -> ApiResult<()> {
-    check_instant_game_request(state, signed_player_info)?;
-    let player_id = social::facebook_instant::verify(instant_game_secret(state), signed_player_info)
-        .map_err(refused(&INSTANT_GAME))?;
-    link(state, user_id, Identifier::FacebookInstantGame(player_id), &INSTANT_GAME).await
-}
-
-pub async fn link_google(state: &AppState, user_id: Uuid, token: &str) -> ApiResult<()> {
-    if token.is_empty() {
-        return Err(ApiError::invalid("Google access token is required."));
-    }
-    let profile = social::google::verify(&state.social, token).await.map_err(refused(&GOOGLE))?;
-    link(state, user_id, Identifier::Google(profile.id.clone()), &GOOGLE).await?;
-    fill_profile(state, user_id, &profile, &GOOGLE).await?;
-    import_email(state, user_id, profile.email.as_deref(), &GOOGLE).await
-}
-
-pub async fn link_gamecenter(state: &AppState, user_id: Uuid, credential: &Credential<'_>) -> ApiResult<()> {
-    check_gamecenter(credential)?;
-    let player_id = social::gamecenter::verify(&state.social, credential).await.map_err(refused(&GAMECENTER))?;
-    link(state, user_id, Identifier::GameCenter(player_id), &GAMECENTER).await
-}
-
-pub async fn link_steam(state: &AppState, user_id: Uuid, token: &str, sync: bool) -> ApiResult<()> {
-    // The token check comes before the configuration check here (link-unlink.md §3).
-    if token.is_empty() {
-        return Err(ApiError::invalid("Steam access token is required."));
-    }
-    if !steam_configured(state) {
-        return Err(not_configured(&STEAM));
-    }
-    let steam_id = social::steam::verify(&state.social, token).await.map_err(refused(&STEAM))?;
-    link(state, user_id, Identifier::Steam(steam_id.clone()), &STEAM).await?;
-    if sync {
-        friends::sync_steam(state, user_id, &steam_id).await;
-    }
-    Ok(())
-}
-
-// ---- unlink ----
-
-/// Clears `column`: unconditionally for an empty credential (no provider call), else only
-/// when it holds the id the provider verified. The last-identifier rule always holds.
-async fn unlink(
+pub(super) async fn link(
     state: &AppState,
     user_id: Uuid,
-    column: users::Column,
-    texts: &'static Texts,
-    verified: Option<Result<String, VerifyError>>,
+    kind: LoginKind,
+    proof: &Proof<'_>,
+    sync: bool,
 ) -> ApiResult<()> {
-    let expected = match verified {
-        None => None,
-        Some(result) => Some(result.map_err(refused(texts))?),
-    };
-    unlink_column(state, user_id, column, expected.as_deref(), texts.unlink_failed).await
+    check_request(state, kind, proof, Op::Link)?;
+    let verified = verify(state, kind, proof).await.map_err(|e| refusal(kind, Op::Link, e))?;
+    set_identifier(state, user_id, kind.identifier(verified.id), None, kind).await?;
+    // Name and avatar (Facebook's and Google's) only where the account has none.
+    state
+        .store
+        .fill_empty_profile(
+            user_id,
+            verified.display_name.as_deref(),
+            verified.avatar_url.as_deref(),
+            state.clock.now(),
+        )
+        .await
+        .map_err(ApiError::internal_with(kind.texts().link_failed))?;
+    import_email(state, user_id, kind, verified.email.as_deref()).await?;
+    if sync {
+        sync_friends(state, user_id, verified.friends).await;
+    }
+    Ok(())
 }
 
-pub async fn unlink_apple(state: &AppState, user_id: Uuid, token: &str) -> ApiResult<()> {
-    let verified = match token {
-        "" => None,
-        token => Some(social::apple::verify(&state.social, token).await.map(|p| p.id)),
+/// Clears the kind's column: unconditionally for an empty credential (no provider call;
+/// for Game Center, any of the six fields missing), else only when it holds the id the
+/// provider verified. The last-identifier rule always holds.
+pub(super) async fn unlink(state: &AppState, user_id: Uuid, kind: LoginKind, proof: &Proof<'_>) -> ApiResult<()> {
+    let given = match kind {
+        LoginKind::GameCenter => check_gamecenter(&proof.gamecenter()).is_ok(),
+        _ => !proof.text().is_empty(),
     };
-    unlink(state, user_id, users::Column::AppleId, &APPLE, verified).await
-}
-
-pub async fn unlink_facebook(state: &AppState, user_id: Uuid, token: &str) -> ApiResult<()> {
-    let verified = match token {
-        "" => None,
-        token => Some(social::facebook::verify(&state.social, token).await.map(|(p, _)| p.id)),
+    let expected = match given {
+        false => None,
+        true => {
+            let verified = verify(state, kind, proof).await.map_err(|e| refusal(kind, Op::Link, e))?;
+            Some(verified.id)
+        }
     };
-    unlink(state, user_id, users::Column::FacebookId, &FACEBOOK, verified).await
-}
-
-pub async fn unlink_facebook_instant_game(state: &AppState, user_id: Uuid, signed_player_info: &str) -> ApiResult<()> {
-    let verified = match signed_player_info {
-        "" => None,
-        info => Some(social::facebook_instant::verify(instant_game_secret(state), info)),
-    };
-    unlink(state, user_id, users::Column::FacebookInstantGameId, &INSTANT_GAME, verified).await
-}
-
-pub async fn unlink_google(state: &AppState, user_id: Uuid, token: &str) -> ApiResult<()> {
-    let verified = match token {
-        "" => None,
-        token => Some(social::google::verify(&state.social, token).await.map(|p| p.id)),
-    };
-    unlink(state, user_id, users::Column::GoogleId, &GOOGLE, verified).await
-}
-
-/// Verifies only when all six fields are given; otherwise clears unconditionally.
-pub async fn unlink_gamecenter(state: &AppState, user_id: Uuid, credential: &Credential<'_>) -> ApiResult<()> {
-    let verified = match check_gamecenter(credential) {
-        Err(_) => None,
-        Ok(()) => Some(social::gamecenter::verify(&state.social, credential).await),
-    };
-    unlink(state, user_id, users::Column::GamecenterId, &GAMECENTER, verified).await
-}
-
-pub async fn unlink_steam(state: &AppState, user_id: Uuid, token: &str) -> ApiResult<()> {
-    let verified = match token {
-        "" => None,
-        token => Some(social::steam::verify(&state.social, token).await),
-    };
-    unlink(state, user_id, users::Column::SteamId, &STEAM, verified).await
+    unlink_column(state, user_id, kind, expected.as_deref()).await
 }

@@ -7,8 +7,9 @@ use base64::Engine;
 use entity::users;
 use uuid::Uuid;
 
+use super::hash_password;
+use super::login_kind::{Credential, LoginKind, Proof};
 use super::validate::{has_control, parse_email_link, Email, PlainText, TextField};
-use super::{hash_password, unlink_custom, unlink_device, unlink_email};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{unique_violation, AccountFilter, AfterCursor, Identifier};
 use crate::AppState;
@@ -123,34 +124,16 @@ pub async fn set_password(state: &AppState, user_id: Uuid, password: &str) -> Ap
     Ok(())
 }
 
-/// The identifier kinds of `/v2/console/account/{id}/unlink/{kind}`.
-pub const UNLINK_KINDS: [&str; 9] =
-    ["custom", "device", "email", "apple", "facebook", "facebookinstantgame", "gamecenter", "google", "steam"];
-
-/// Removes one login method of the account, whatever its value, under the same
-/// last-identifier rule as the client API. `device_id` is needed for `device` only.
-/// The client API's unlink functions with an empty value: clear without a provider call.
-pub async fn unlink(state: &AppState, user_id: Uuid, kind: &str, device_id: &str) -> ApiResult<()> {
-    let anything = crate::social::gamecenter::Credential {
-        player_id: "",
-        bundle_id: "",
-        timestamp_seconds: 0,
-        salt: "",
-        signature: "",
-        public_key_url: "",
+/// Removes one login method of the account (`/v2/console/account/{id}/unlink/{kind}`),
+/// whatever its value, under the same last-identifier rule as
+/// the client API: an empty credential clears without a provider call. `device_id` is
+/// needed for `device` only.
+pub async fn unlink(state: &AppState, user_id: Uuid, kind: LoginKind, device_id: &str) -> ApiResult<()> {
+    let proof = match kind {
+        LoginKind::Device => Proof::Text(device_id),
+        _ => Proof::Text(""),
     };
-    match kind {
-        "custom" => unlink_custom(state, user_id, "").await,
-        "email" => unlink_email(state, user_id, "").await,
-        "device" => unlink_device(state, user_id, device_id).await,
-        "apple" => super::unlink_apple(state, user_id, "").await,
-        "facebook" => super::unlink_facebook(state, user_id, "").await,
-        "facebookinstantgame" => super::unlink_facebook_instant_game(state, user_id, "").await,
-        "gamecenter" => super::unlink_gamecenter(state, user_id, &anything).await,
-        "google" => super::unlink_google(state, user_id, "").await,
-        "steam" => super::unlink_steam(state, user_id, "").await,
-        _ => Err(ApiError::not_found("Not Found")),
-    }
+    super::unlink(state, user_id, &Credential { kind, proof }).await
 }
 
 #[cfg(test)]

@@ -1,21 +1,69 @@
-//! `POST /v2/account/authenticate/*` (authenticate.md): device, email, custom and the
-//! social providers.
+//! `POST /v2/account/authenticate/*` (authenticate.md), and the routes of every login kind
+//! for authenticate, link and unlink, taken from the kinds' table with each kind's body.
 //! Order: body (extractor), query, server key, then the domain's checks.
 
 use std::time::Instant;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, Route};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::auth::require_server_key;
 use super::body::JsonBody;
+use super::link::{EmailBody, IdBody, LinkSteamBody};
 use super::query::AuthQuery;
-use crate::accounts::{self, Authenticated};
+use crate::accounts::{self, Authenticated, Credential, LoginKind, Proof};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::metrics::{AuthMethod, AuthOutcome};
 use crate::sessions::{self, SessionTokens, Vars};
-use crate::social::gamecenter::Credential;
+use crate::social::gamecenter;
 use crate::AppState;
+
+/// What a route does with a credential.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Authenticate,
+    Link,
+    Unlink,
+}
+
+/// A request body carrying a credential.
+pub trait CredentialBody: DeserializeOwned + Default + 'static {
+    fn proof(&self) -> Proof<'_>;
+    /// The session variables of an authenticate body.
+    fn take_vars(&mut self) -> Option<Vars> {
+        None
+    }
+    /// `sync` given in the body (link/steam).
+    fn sync(&self) -> Option<bool> {
+        None
+    }
+}
+
+/// The route of `kind` for `op`, with the body that kind's endpoint reads.
+pub fn route(kind: LoginKind, op: Op) -> Route {
+    use LoginKind::*;
+    match (op, kind) {
+        (Op::Authenticate, Device | Custom) => post::<AccountId>(kind, op),
+        (Op::Authenticate, Email) => post::<AccountEmail>(kind, op),
+        (_, Device | Custom) => post::<IdBody>(kind, op),
+        (_, Email) => post::<EmailBody>(kind, op),
+        (Op::Link, Steam) => post::<LinkSteamBody>(kind, op),
+        (_, Apple | Facebook | Google | Steam) => post::<AccountToken>(kind, op),
+        (_, FacebookInstantGame) => post::<AccountInstantGame>(kind, op),
+        (_, GameCenter) => post::<AccountGameCenter>(kind, op),
+    }
+}
+
+fn post<B: CredentialBody>(kind: LoginKind, op: Op) -> Route {
+    web::post().to(move |req: HttpRequest, state: web::Data<AppState>, body: JsonBody<B>| async move {
+        match op {
+            Op::Authenticate => authenticate(kind, req, state, body).await,
+            Op::Link => super::link::link(kind, req, state, body).await,
+            Op::Unlink => super::link::unlink(kind, req, state, body).await,
+        }
+    })
+}
 
 #[derive(Deserialize, Default)]
 pub struct AccountId {
@@ -23,11 +71,29 @@ pub struct AccountId {
     vars: Option<Vars>,
 }
 
+impl CredentialBody for AccountId {
+    fn proof(&self) -> Proof<'_> {
+        Proof::Text(text(&self.id))
+    }
+    fn take_vars(&mut self) -> Option<Vars> {
+        self.vars.take()
+    }
+}
+
 #[derive(Deserialize, Default)]
 pub struct AccountEmail {
     email: Option<String>,
     password: Option<String>,
     vars: Option<Vars>,
+}
+
+impl CredentialBody for AccountEmail {
+    fn proof(&self) -> Proof<'_> {
+        Proof::Email { email: text(&self.email), password: text(&self.password) }
+    }
+    fn take_vars(&mut self) -> Option<Vars> {
+        self.vars.take()
+    }
 }
 
 #[derive(Serialize)]
@@ -65,52 +131,26 @@ fn record(state: &AppState, method: AuthMethod, started: Instant, result: &ApiRe
     state.metrics.authentication(method, outcome, started.elapsed());
 }
 
-pub async fn device(
+async fn authenticate<B: CredentialBody>(
+    kind: LoginKind,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: JsonBody<AccountId>,
+    body: JsonBody<B>,
 ) -> ApiResult<HttpResponse> {
-    let query = AuthQuery::parse(req.query_string())?;
+    // `sync` is read only by the kinds that import friends.
+    let query = match kind.imports_friends() {
+        true => AuthQuery::parse_with_sync(req.query_string())?,
+        false => AuthQuery::parse(req.query_string())?,
+    };
     require_server_key(&req, &state)?;
-    let JsonBody(AccountId { id, vars }) = body;
+    let JsonBody(mut body) = body;
+    let vars = body.take_vars();
+    let credential = Credential { kind, proof: body.proof() };
     let started = Instant::now();
-    let who = accounts::authenticate_device(&state, id.as_deref().unwrap_or(""), query.create, &query.username).await;
-    record(&state, AuthMethod::Device, started, &who);
-    respond(&state, who?, vars).await
-}
-
-pub async fn custom(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountId>,
-) -> ApiResult<HttpResponse> {
-    let query = AuthQuery::parse(req.query_string())?;
-    require_server_key(&req, &state)?;
-    let JsonBody(AccountId { id, vars }) = body;
-    let started = Instant::now();
-    let who = accounts::authenticate_custom(&state, id.as_deref().unwrap_or(""), query.create, &query.username).await;
-    record(&state, AuthMethod::Custom, started, &who);
-    respond(&state, who?, vars).await
-}
-
-pub async fn email(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountEmail>,
-) -> ApiResult<HttpResponse> {
-    let query = AuthQuery::parse(req.query_string())?;
-    require_server_key(&req, &state)?;
-    let JsonBody(AccountEmail { email, password, vars }) = body;
-    let started = Instant::now();
-    let who = accounts::authenticate_email(
-        &state,
-        email.as_deref().unwrap_or(""),
-        password.as_deref().unwrap_or(""),
-        query.create,
-        &query.username,
-    )
-    .await;
-    record(&state, AuthMethod::Email, started, &who);
+    let who = accounts::authenticate(&state, &credential, query.create, &query.username, query.sync).await;
+    if let Some(method) = kind.metric() {
+        record(&state, method, started, &who);
+    }
     respond(&state, who?, vars).await
 }
 
@@ -143,93 +183,40 @@ pub struct AccountGameCenter {
     pub vars: Option<Vars>,
 }
 
-impl AccountGameCenter {
-    pub fn credential(&self) -> Credential<'_> {
-        Credential {
+impl CredentialBody for AccountGameCenter {
+    fn proof(&self) -> Proof<'_> {
+        Proof::GameCenter(gamecenter::Credential {
             player_id: text(&self.player_id),
             bundle_id: text(&self.bundle_id),
             timestamp_seconds: self.timestamp_seconds,
             salt: text(&self.salt),
             signature: text(&self.signature),
             public_key_url: text(&self.public_key_url),
-        }
+        })
+    }
+    fn take_vars(&mut self) -> Option<Vars> {
+        self.vars.take()
     }
 }
 
-fn text(v: &Option<String>) -> &str {
+impl CredentialBody for AccountToken {
+    fn proof(&self) -> Proof<'_> {
+        Proof::Text(text(&self.token))
+    }
+    fn take_vars(&mut self) -> Option<Vars> {
+        self.vars.take()
+    }
+}
+
+impl CredentialBody for AccountInstantGame {
+    fn proof(&self) -> Proof<'_> {
+        Proof::Text(text(&self.signed_player_info))
+    }
+    fn take_vars(&mut self) -> Option<Vars> {
+        self.vars.take()
+    }
+}
+
+pub(super) fn text(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("")
-}
-
-pub async fn apple(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountToken>,
-) -> ApiResult<HttpResponse> {
-    let query = AuthQuery::parse(req.query_string())?;
-    require_server_key(&req, &state)?;
-    let JsonBody(AccountToken { token, vars }) = body;
-    let who = accounts::authenticate_apple(&state, text(&token), query.create, &query.username).await?;
-    respond(&state, who, vars).await
-}
-
-pub async fn facebook(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountToken>,
-) -> ApiResult<HttpResponse> {
-    let query = AuthQuery::parse_with_sync(req.query_string())?;
-    require_server_key(&req, &state)?;
-    let JsonBody(AccountToken { token, vars }) = body;
-    let who = accounts::authenticate_facebook(&state, text(&token), query.create, &query.username, query.sync).await?;
-    respond(&state, who, vars).await
-}
-
-pub async fn facebook_instant_game(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountInstantGame>,
-) -> ApiResult<HttpResponse> {
-    let query = AuthQuery::parse(req.query_string())?;
-    require_server_key(&req, &state)?;
-    let JsonBody(AccountInstantGame { signed_player_info, vars }) = body;
-    let who =
-        accounts::authenticate_facebook_instant_game(&state, text(&signed_player_info), query.create, &query.username)
-            .await?;
-    respond(&state, who, vars).await
-}
-
-pub async fn google(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountToken>,
-) -> ApiResult<HttpResponse> {
-    let query = AuthQuery::parse(req.query_string())?;
-    require_server_key(&req, &state)?;
-    let JsonBody(AccountToken { token, vars }) = body;
-    let who = accounts::authenticate_google(&state, text(&token), query.create, &query.username).await?;
-    respond(&state, who, vars).await
-}
-
-pub async fn gamecenter(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountGameCenter>,
-) -> ApiResult<HttpResponse> {
-    let query = AuthQuery::parse(req.query_string())?;
-    require_server_key(&req, &state)?;
-    let JsonBody(account) = body;
-    let who = accounts::authenticate_gamecenter(&state, &account.credential(), query.create, &query.username).await?;
-    respond(&state, who, account.vars).await
-}
-
-pub async fn steam(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountToken>,
-) -> ApiResult<HttpResponse> {
-    let query = AuthQuery::parse_with_sync(req.query_string())?;
-    require_server_key(&req, &state)?;
-    let JsonBody(AccountToken { token, vars }) = body;
-    let who = accounts::authenticate_steam(&state, text(&token), query.create, &query.username, query.sync).await?;
-    respond(&state, who, vars).await
 }

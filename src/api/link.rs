@@ -1,21 +1,28 @@
-//! `POST /v2/account/link/*` and `/unlink/*` (link-unlink.md): device, email, custom and
-//! the social providers. Query strings are ignored here except `sync` of link/facebook;
-//! `vars` in a body is accepted and ignored.
+//! `POST /v2/account/link/*` and `/unlink/*` (link-unlink.md), for every login kind (the
+//! routes come from `authenticate::route`). Query strings are ignored here except `sync`
+//! of link/facebook; `vars` in a body is accepted and ignored.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::auth::require_session;
-use super::authenticate::{AccountGameCenter, AccountInstantGame, AccountToken};
+use super::authenticate::{text, AccountToken, CredentialBody};
 use super::body::JsonBody;
 use super::query::QueryString;
-use crate::accounts;
+use crate::accounts::{self, Credential, LoginKind, Proof};
 use crate::error::ApiResult;
 use crate::AppState;
 
+/// Device and custom id: `{id}`.
 #[derive(Deserialize, Default)]
 pub struct IdBody {
     id: Option<String>,
+}
+
+impl CredentialBody for IdBody {
+    fn proof(&self) -> Proof<'_> {
+        Proof::Text(text(&self.id))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -24,68 +31,10 @@ pub struct EmailBody {
     password: Option<String>,
 }
 
-fn text(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("")
-}
-
-pub async fn link_device(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<IdBody>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    accounts::link_device(&state, caller.uid, text(&body.0.id)).await?;
-    Ok(super::empty())
-}
-
-pub async fn link_custom(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<IdBody>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    accounts::link_custom(&state, caller.uid, text(&body.0.id)).await?;
-    Ok(super::empty())
-}
-
-pub async fn link_email(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<EmailBody>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    accounts::link_email(&state, caller.uid, text(&body.0.email), text(&body.0.password)).await?;
-    Ok(super::empty())
-}
-
-pub async fn unlink_device(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<IdBody>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    accounts::unlink_device(&state, caller.uid, text(&body.0.id)).await?;
-    Ok(super::empty())
-}
-
-pub async fn unlink_custom(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<IdBody>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    accounts::unlink_custom(&state, caller.uid, text(&body.0.id)).await?;
-    Ok(super::empty())
-}
-
-pub async fn unlink_email(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<EmailBody>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    accounts::unlink_email(&state, caller.uid, text(&body.0.email)).await?;
-    Ok(super::empty())
+impl CredentialBody for EmailBody {
+    fn proof(&self) -> Proof<'_> {
+        Proof::Email { email: text(&self.email), password: text(&self.password) }
+    }
 }
 
 /// `link/steam` is the one wrapped body: `{"account":{"token":"..."},"sync":true}`.
@@ -95,130 +44,41 @@ pub struct LinkSteamBody {
     sync: Option<bool>,
 }
 
-fn token(body: &AccountToken) -> &str {
-    text(&body.token)
+impl CredentialBody for LinkSteamBody {
+    fn proof(&self) -> Proof<'_> {
+        Proof::Text(self.account.as_ref().map(|a| text(&a.token)).unwrap_or(""))
+    }
+    fn sync(&self) -> Option<bool> {
+        self.sync
+    }
 }
 
-pub async fn link_apple(
+pub(super) async fn link<B: CredentialBody>(
+    kind: LoginKind,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: JsonBody<AccountToken>,
+    body: JsonBody<B>,
 ) -> ApiResult<HttpResponse> {
+    // link/facebook alone reads its query: `sync`, default true.
+    let sync = match kind {
+        LoginKind::Facebook => QueryString::parse(req.query_string())?.bool("sync", "sync", true)?,
+        _ => true,
+    };
     let caller = require_session(&req, &state)?;
-    accounts::link_apple(&state, caller.uid, token(&body.0)).await?;
+    let JsonBody(body) = body;
+    let credential = Credential { kind, proof: body.proof() };
+    accounts::link(&state, caller.uid, &credential, body.sync().unwrap_or(sync)).await?;
     Ok(super::empty())
 }
 
-/// The one link endpoint reading its query: `sync`, default true.
-pub async fn link_facebook(
+pub(super) async fn unlink<B: CredentialBody>(
+    kind: LoginKind,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: JsonBody<AccountToken>,
-) -> ApiResult<HttpResponse> {
-    let sync = QueryString::parse(req.query_string())?.bool("sync", "sync", true)?;
-    let caller = require_session(&req, &state)?;
-    accounts::link_facebook(&state, caller.uid, token(&body.0), sync).await?;
-    Ok(super::empty())
-}
-
-pub async fn link_facebook_instant_game(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountInstantGame>,
+    body: JsonBody<B>,
 ) -> ApiResult<HttpResponse> {
     let caller = require_session(&req, &state)?;
-    accounts::link_facebook_instant_game(&state, caller.uid, text(&body.0.signed_player_info)).await?;
-    Ok(super::empty())
-}
-
-pub async fn link_google(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountToken>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    accounts::link_google(&state, caller.uid, token(&body.0)).await?;
-    Ok(super::empty())
-}
-
-pub async fn link_gamecenter(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountGameCenter>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    accounts::link_gamecenter(&state, caller.uid, &body.0.credential()).await?;
-    Ok(super::empty())
-}
-
-pub async fn link_steam(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<LinkSteamBody>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    let JsonBody(LinkSteamBody { account, sync }) = body;
-    let ticket = account.as_ref().map(token).unwrap_or("");
-    accounts::link_steam(&state, caller.uid, ticket, sync.unwrap_or(true)).await?;
-    Ok(super::empty())
-}
-
-pub async fn unlink_apple(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountToken>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    accounts::unlink_apple(&state, caller.uid, token(&body.0)).await?;
-    Ok(super::empty())
-}
-
-pub async fn unlink_facebook(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountToken>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    accounts::unlink_facebook(&state, caller.uid, token(&body.0)).await?;
-    Ok(super::empty())
-}
-
-pub async fn unlink_facebook_instant_game(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountInstantGame>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    accounts::unlink_facebook_instant_game(&state, caller.uid, text(&body.0.signed_player_info)).await?;
-    Ok(super::empty())
-}
-
-pub async fn unlink_google(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountToken>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    accounts::unlink_google(&state, caller.uid, token(&body.0)).await?;
-    Ok(super::empty())
-}
-
-pub async fn unlink_gamecenter(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountGameCenter>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    accounts::unlink_gamecenter(&state, caller.uid, &body.0.credential()).await?;
-    Ok(super::empty())
-}
-
-pub async fn unlink_steam(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: JsonBody<AccountToken>,
-) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    accounts::unlink_steam(&state, caller.uid, token(&body.0)).await?;
+    let JsonBody(body) = body;
+    accounts::unlink(&state, caller.uid, &Credential { kind, proof: body.proof() }).await?;
     Ok(super::empty())
 }

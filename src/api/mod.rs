@@ -17,8 +17,10 @@ use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::accounts::LoginKind;
 use crate::error::{ApiError, Code};
 use crate::AppState;
+use authenticate::Op;
 
 /// `200 {}`, the answer of every method returning `google.protobuf.Empty`.
 pub fn empty() -> HttpResponse {
@@ -63,18 +65,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/readyz").route(web::get().to(readyz)))
         // Other methods on /ws fall through to the gateway's 404, as in Nakama.
         .service(web::resource("/ws").route(web::get().to(ws::not_upgraded)).default_service(web::to(not_found)))
-        .service(resource("/v2/account/authenticate/device").route(web::post().to(authenticate::device)))
-        .service(resource("/v2/account/authenticate/email").route(web::post().to(authenticate::email)))
-        .service(resource("/v2/account/authenticate/custom").route(web::post().to(authenticate::custom)))
-        .service(resource("/v2/account/authenticate/apple").route(web::post().to(authenticate::apple)))
-        .service(resource("/v2/account/authenticate/facebook").route(web::post().to(authenticate::facebook)))
-        .service(
-            resource("/v2/account/authenticate/facebookinstantgame")
-                .route(web::post().to(authenticate::facebook_instant_game)),
-        )
-        .service(resource("/v2/account/authenticate/google").route(web::post().to(authenticate::google)))
-        .service(resource("/v2/account/authenticate/gamecenter").route(web::post().to(authenticate::gamecenter)))
-        .service(resource("/v2/account/authenticate/steam").route(web::post().to(authenticate::steam)))
         .service(resource("/v2/account/session/refresh").route(web::post().to(session::refresh)))
         .service(resource("/v2/session/logout").route(web::post().to(session::logout)))
         .service(
@@ -84,31 +74,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(account::delete)),
         )
         .service(resource("/v2/user").route(web::get().to(account::get_users)))
-        .service(resource("/v2/account/link/device").route(web::post().to(link::link_device)))
-        .service(resource("/v2/account/link/custom").route(web::post().to(link::link_custom)))
-        .service(resource("/v2/account/link/email").route(web::post().to(link::link_email)))
-        .service(resource("/v2/account/unlink/device").route(web::post().to(link::unlink_device)))
-        .service(resource("/v2/account/unlink/custom").route(web::post().to(link::unlink_custom)))
-        .service(resource("/v2/account/unlink/email").route(web::post().to(link::unlink_email)))
-        .service(resource("/v2/account/link/apple").route(web::post().to(link::link_apple)))
-        .service(resource("/v2/account/link/facebook").route(web::post().to(link::link_facebook)))
-        .service(
-            resource("/v2/account/link/facebookinstantgame").route(web::post().to(link::link_facebook_instant_game)),
-        )
-        .service(resource("/v2/account/link/google").route(web::post().to(link::link_google)))
-        .service(resource("/v2/account/link/gamecenter").route(web::post().to(link::link_gamecenter)))
-        .service(resource("/v2/account/link/steam").route(web::post().to(link::link_steam)))
-        .service(resource("/v2/account/unlink/apple").route(web::post().to(link::unlink_apple)))
-        .service(resource("/v2/account/unlink/facebook").route(web::post().to(link::unlink_facebook)))
-        .service(
-            resource("/v2/account/unlink/facebookinstantgame")
-                .route(web::post().to(link::unlink_facebook_instant_game)),
-        )
-        .service(resource("/v2/account/unlink/google").route(web::post().to(link::unlink_google)))
-        .service(resource("/v2/account/unlink/gamecenter").route(web::post().to(link::unlink_gamecenter)))
-        .service(resource("/v2/account/unlink/steam").route(web::post().to(link::unlink_steam)))
-        .service(resource("/v2/friend").route(web::get().to(friend::list)))
-        .default_service(web::to(not_found));
+        .service(resource("/v2/friend").route(web::get().to(friend::list)));
+    for kind in LoginKind::ALL {
+        for (op, verb) in [(Op::Authenticate, "authenticate"), (Op::Link, "link"), (Op::Unlink, "unlink")] {
+            let path = format!("/v2/account/{verb}/{}", kind.name());
+            cfg.service(resource(&path).route(authenticate::route(kind, op)));
+        }
+    }
+    cfg.default_service(web::to(not_found));
 }
 
 const ALLOWED_METHODS: [&str; 5] = ["GET", "HEAD", "POST", "PUT", "DELETE"];

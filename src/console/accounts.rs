@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::auth::{audit, outcome, Staff};
 use super::{empty, json_ok, ConsoleError, ConsoleResult};
-use crate::accounts::{self, staff};
+use crate::accounts::{self, staff, Credential, LoginKind, Proof};
 use crate::api::body::JsonBody;
 use crate::api::query::QueryString;
 use crate::clock::rfc3339;
@@ -134,14 +134,18 @@ async fn apply_update(state: &AppState, id: Uuid, b: UpdateBody) -> ApiResult<()
     if has_profile {
         accounts::update_account(state, id, profile).await?;
     }
+    let clear = |kind| Credential { kind, proof: Proof::Text("") };
     match b.custom_id.as_deref() {
         None => {}
-        Some("") => accounts::unlink_custom(state, id, "").await?,
-        Some(custom) => accounts::link_custom(state, id, custom).await?,
+        Some("") => accounts::unlink(state, id, &clear(LoginKind::Custom)).await?,
+        Some(custom) => {
+            let custom = Credential { kind: LoginKind::Custom, proof: Proof::Text(custom) };
+            accounts::link(state, id, &custom, false).await?
+        }
     }
     match (b.email.as_deref(), b.password.as_deref()) {
         (Some(email), password) if !email.is_empty() => staff::set_email(state, id, email, password).await?,
-        (Some(_), _) => accounts::unlink_email(state, id, "").await?,
+        (Some(_), _) => accounts::unlink(state, id, &clear(LoginKind::Email)).await?,
         (None, Some(password)) => staff::set_password(state, id, password).await?,
         (None, None) => {}
     }
@@ -219,18 +223,18 @@ pub async fn unlink(
     state: web::Data<AppState>,
     body: Result<JsonBody<UnlinkBody>, ApiError>,
 ) -> ConsoleResult {
-    let (raw_id, kind) = path.into_inner();
-    if !staff::UNLINK_KINDS.contains(&kind.as_str()) {
+    let (raw_id, name) = path.into_inner();
+    let Some(kind) = LoginKind::from_name(&name) else {
         return Err(ApiError::not_found("Not Found").into());
-    }
+    };
     let id = user_id(&raw_id)?;
     let JsonBody(UnlinkBody { device_id }) = body?;
     let result = async {
         accounts::get_account(&state, id).await?;
-        staff::unlink(&state, id, &kind, text(&device_id)).await
+        staff::unlink(&state, id, kind, text(&device_id)).await
     }
     .await;
-    let action = format!("unlink_{kind}");
+    let action = format!("unlink_{name}");
     audit(&state, &staff.username, &staff.address, &action, &id.to_string(), &outcome(&result)).await;
     result?;
     Ok(empty())

@@ -21,6 +21,7 @@ const MAX_AHEAD_SECS: i64 = 300;
 const MILLISECONDS_FROM: u64 = 10_000_000_000;
 
 /// What a Game Center client sends (all six required).
+#[derive(Clone, Copy, Default)]
 pub struct Credential<'a> {
     pub player_id: &'a str,
     pub bundle_id: &'a str,
