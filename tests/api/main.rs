@@ -19,6 +19,7 @@ mod races;
 mod readiness;
 mod realtime;
 mod revocation;
+mod routes;
 mod session;
 mod social_answer_shapes;
 mod social_apple;
