@@ -200,7 +200,7 @@ async fn check_password(state: &AppState, user: Login, password: Password) -> Ap
     let stored = user.password.clone();
     let check = verify_password(state, password, stored);
     let key = LockoutKey::Account(user.id);
-    if !lockout.check(&state.store, state.clock.now(), key, "Error finding user account.", check).await? {
+    if !lockout.check(&state.store, state.clock.now(), key, crate::error::Failure::FindingAccount, check).await? {
         return Err(ApiError::unauthenticated("Invalid credentials."));
     }
     login(user)

@@ -17,7 +17,7 @@ use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::error::{ApiError, Code};
+use crate::error::{ApiError, ErrorKind};
 use crate::AppState;
 
 /// `200 {}`, the answer of every method returning `google.protobuf.Empty`.
@@ -26,7 +26,7 @@ pub fn empty() -> HttpResponse {
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found("Not Found"))
+    Err(ErrorKind::RouteNotFound.into())
 }
 
 async fn healthcheck() -> HttpResponse {
@@ -49,7 +49,7 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     if req.method() == Method::HEAD {
         return HttpResponse::NotImplemented().finish();
     }
-    actix_web::ResponseError::error_response(&ApiError::new(Code::Unimplemented, "Method Not Allowed"))
+    actix_web::ResponseError::error_response(&ApiError::from(ErrorKind::MethodNotAllowed))
 }
 
 /// A path whose other methods answer 501 as the gateway does.
