@@ -10,6 +10,7 @@ use prometheus::{
     TextEncoder,
 };
 
+use crate::error::{ApiError, Code, ErrorKind};
 use crate::store::BatchCounts;
 
 /// The three login methods the client API has today.
@@ -67,6 +68,27 @@ impl AuthOutcome {
             AuthOutcome::Error => "error",
         }
     }
+
+    /// How a refused login ended, read from its kind. The login kinds are named; every
+    /// other refusal is read from its code: the request's own values (invalid, or in use)
+    /// or a credential refused (a social token, say); what remains is an error.
+    pub fn of(error: &ApiError) -> AuthOutcome {
+        match error.kind() {
+            ErrorKind::InvalidCredentials => AuthOutcome::WrongCredentials,
+            ErrorKind::TryAgainLater => AuthOutcome::Throttled,
+            ErrorKind::UserBanned => AuthOutcome::Banned,
+            ErrorKind::UserNotFound => AuthOutcome::NotFound,
+            ErrorKind::Internal(_) => AuthOutcome::Error,
+            other => match other.code() {
+                Code::InvalidArgument | Code::AlreadyExists => AuthOutcome::Invalid,
+                Code::Unauthenticated => AuthOutcome::WrongCredentials,
+                Code::ResourceExhausted => AuthOutcome::Throttled,
+                Code::PermissionDenied => AuthOutcome::Banned,
+                Code::NotFound => AuthOutcome::NotFound,
+                _ => AuthOutcome::Error,
+            },
+        }
+    }
 }
 
 /// Why tokens were revoked.
@@ -98,7 +120,7 @@ impl RevocationCause {
     }
 }
 
-/// Database errors that reached the domain (counted in `ApiError::internal`, which has no
+/// Database errors that reached the domain (counted in `Failure::because`, which has no
 /// app state at hand: the one process-wide series, registered in every node's registry).
 pub static DB_QUERY_ERRORS: LazyLock<IntCounter> = LazyLock::new(|| {
     IntCounter::new("db_query_errors", "Database queries that failed (as the domain saw them)").expect("valid counter")
@@ -361,6 +383,31 @@ pub fn quantile_between(before: &(Vec<(f64, u64)>, u64), after: &(Vec<(f64, u64)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The outcome each code stood for before outcomes were read from the kind.
+    fn outcome_by_code(code: Code) -> AuthOutcome {
+        match code {
+            Code::Unauthenticated => AuthOutcome::WrongCredentials,
+            Code::ResourceExhausted => AuthOutcome::Throttled,
+            Code::PermissionDenied => AuthOutcome::Banned,
+            Code::NotFound => AuthOutcome::NotFound,
+            Code::InvalidArgument | Code::AlreadyExists => AuthOutcome::Invalid,
+            _ => AuthOutcome::Error,
+        }
+    }
+
+    #[test]
+    fn login_outcomes_are_read_from_the_kind_as_they_were_from_the_code() {
+        for kind in crate::error::every_kind() {
+            let error = ApiError::from(kind.clone());
+            assert_eq!(AuthOutcome::of(&error), outcome_by_code(kind.code()), "{kind:?}");
+        }
+        let message = "Could not authenticate Apple profile.".into();
+        let unconverted = ApiError::from(ErrorKind::Unconverted { code: Code::Unauthenticated, message });
+        assert_eq!(AuthOutcome::of(&unconverted), AuthOutcome::WrongCredentials);
+        assert_eq!(AuthOutcome::of(&ErrorKind::UserBanned.into()), AuthOutcome::Banned);
+        assert_eq!(AuthOutcome::of(&ErrorKind::TryAgainLater.into()), AuthOutcome::Throttled);
+    }
 
     #[test]
     fn names_carry_the_prefix_and_node_name_without_total_suffix() {

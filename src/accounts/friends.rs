@@ -6,7 +6,7 @@ use base64::Engine;
 use entity::users;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, ErrorKind, Failure};
 use crate::social::{self, VerifyError};
 use crate::store::{EdgeCursor, FriendEdge};
 use crate::AppState;
@@ -78,22 +78,22 @@ pub async fn list(
     let limit = match limit {
         None => 1000,
         Some(limit) if (1..=1000).contains(&limit) => limit as u64,
-        Some(_) => return Err(ApiError::invalid("Invalid limit - limit must be between 1 and 1000.")),
+        Some(_) => return Err(ErrorKind::FriendLimit.into()),
     };
     let edge_state = match edge_state {
         None => None,
         Some(s) if (0..=3).contains(&s) => Some(s as i16),
-        Some(_) => return Err(ApiError::invalid("Invalid state - state must be between 0 and 3.")),
+        Some(_) => return Err(ErrorKind::FriendState.into()),
     };
     let after = match cursor {
         "" => None,
-        cursor => Some(decode_cursor(cursor).ok_or_else(|| ApiError::invalid("Cursor is invalid."))?),
+        cursor => Some(decode_cursor(cursor).ok_or(ErrorKind::FriendCursor)?),
     };
     let mut friends = state
         .store
         .list_friends(user_id, edge_state, after, limit + 1)
         .await
-        .map_err(ApiError::internal_with("Error while trying to list friends."))?;
+        .map_err(|e| Failure::ListingFriends.because(e))?;
     let cursor = if friends.len() as u64 > limit {
         friends.truncate(limit as usize);
         friends.last().map(|f| encode_cursor(EdgeCursor { state: f.edge.state, position: f.edge.position }))

@@ -6,11 +6,9 @@ use uuid::Uuid;
 use super::hash_password;
 use super::login_kind::{Credential, LoginKind};
 use super::validate::{parse_email_link, CustomId, DeviceId, Email};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, ErrorKind, Failure};
 use crate::store::{unique_violation, Identifier, UnlinkOutcome};
 use crate::AppState;
-
-const LAST_IDENTIFIER: &str = "Cannot unlink last account identifier. Check profile exists and is not last link.";
 
 /// Adds the credential's identifier to the caller's account. `sync` imports the friends of
 /// the kinds that can.
@@ -26,7 +24,7 @@ pub async fn link(state: &AppState, user_id: Uuid, credential: &Credential<'_>, 
         LoginKind::Email => {
             let (email, password) = proof.email();
             let (email, password) = parse_email_link(email, password)?;
-            let hash = hash_password(state, password, kind.texts().link_failed).await?;
+            let hash = hash_password(state, password, Failure::Linking(kind)).await?;
             set_identifier(state, user_id, Identifier::Email(email.into_inner()), Some(hash), kind).await
         }
         _ => super::social::link(state, user_id, kind, proof, sync).await,
@@ -36,16 +34,16 @@ pub async fn link(state: &AppState, user_id: Uuid, credential: &Credential<'_>, 
 /// Devices live in their own table, where a device may move between no accounts.
 async fn link_device(state: &AppState, user_id: Uuid, id: &str) -> ApiResult<()> {
     let device = DeviceId::parse(id)?.into_inner();
-    let texts = LoginKind::Device.texts();
+    let kind = LoginKind::Device;
     let owner = state
         .store
         .link_device(user_id, &device, state.clock.now())
         .await
-        .map_err(ApiError::internal_with(texts.link_failed))?;
+        .map_err(|e| Failure::Linking(kind).because(e))?;
     match owner {
         None => Ok(()),
         Some(owner) if owner == user_id => Ok(()),
-        Some(_) => Err(ApiError::already_exists(texts.in_use)),
+        Some(_) => Err(ErrorKind::IdentifierInUse(kind).into()),
     }
 }
 
@@ -58,12 +56,11 @@ pub(super) async fn set_identifier(
     password: Option<String>,
     kind: LoginKind,
 ) -> ApiResult<()> {
-    let texts = kind.texts();
     match state.store.set_identifier(user_id, &identifier, password, state.clock.now()).await {
         Ok(true) => Ok(()),
-        Ok(false) => Err(ApiError::already_exists(texts.in_use)),
-        Err(e) if unique_violation(&e).is_some() => Err(ApiError::already_exists(texts.in_use)),
-        Err(e) => Err(ApiError::internal(texts.link_failed, e)),
+        Ok(false) => Err(ErrorKind::IdentifierInUse(kind).into()),
+        Err(e) if unique_violation(&e).is_some() => Err(ErrorKind::IdentifierInUse(kind).into()),
+        Err(e) => Err(Failure::Linking(kind).because(e)),
     }
 }
 
@@ -79,7 +76,7 @@ pub async fn unlink(state: &AppState, user_id: Uuid, credential: &Credential<'_>
                 .store
                 .unlink_device(user_id, device.as_str(), state.clock.now())
                 .await
-                .map_err(ApiError::internal_with(kind.texts().unlink_failed))?;
+                .map_err(|e| Failure::Unlinking(kind).because(e))?;
             unlinked(outcome)
         }
         LoginKind::Custom => {
@@ -102,19 +99,19 @@ pub(super) async fn unlink_column(
     expected: Option<&str>,
 ) -> ApiResult<()> {
     let Some(column) = kind.column() else {
-        return Err(ApiError::internal(kind.texts().unlink_failed, "no identifier column"));
+        return Err(Failure::Unlinking(kind).because("no identifier column"));
     };
     let outcome = state
         .store
         .unlink_column(user_id, column, expected, state.clock.now())
         .await
-        .map_err(ApiError::internal_with(kind.texts().unlink_failed))?;
+        .map_err(|e| Failure::Unlinking(kind).because(e))?;
     unlinked(outcome)
 }
 
 fn unlinked(outcome: UnlinkOutcome) -> ApiResult<()> {
     match outcome {
         UnlinkOutcome::Unlinked => Ok(()),
-        UnlinkOutcome::Refused => Err(ApiError::permission_denied(LAST_IDENTIFIER)),
+        UnlinkOutcome::Refused => Err(ErrorKind::LastIdentifier.into()),
     }
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult, Code};
+use crate::error::{ApiResult, ErrorKind, Failure};
 use crate::store::Store;
 
 /// Whose passwords are counted together.
@@ -33,14 +33,14 @@ pub struct Lockout {
 
 impl Lockout {
     /// Runs `check` (does the password match?) only when an attempt could be reserved for
-    /// `key`; otherwise `429 Try again later.` without checking. A match clears the count,
+    /// `key`; otherwise `TryAgainLater` (429) without checking. A match clears the count,
     /// a mismatch keeps the attempt counted. `failed` is the message of a store error.
     pub async fn check<F>(
         self,
         store: &Store,
         now: i64,
         key: LockoutKey<'_>,
-        failed: &'static str,
+        failed: Failure,
         check: F,
     ) -> ApiResult<bool>
     where
@@ -50,12 +50,10 @@ impl Lockout {
             return check.await;
         }
         let key = key.text();
-        let reserved = store
-            .reserve_login_attempt(&key, now, self.window_sec, self.limit)
-            .await
-            .map_err(ApiError::internal_with(failed))?;
+        let reserved =
+            store.reserve_login_attempt(&key, now, self.window_sec, self.limit).await.map_err(|e| failed.because(e))?;
         if !reserved {
-            return Err(ApiError::new(Code::ResourceExhausted, "Try again later."));
+            return Err(ErrorKind::TryAgainLater.into());
         }
         let matched = check.await?;
         if matched {

@@ -17,7 +17,7 @@ pub use profile::{ban, delete_account, existing_user, get_account, get_users, un
 
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult, Code};
+use crate::error::{ApiResult, ErrorKind, Failure};
 use crate::store::{CreateError, Identifier, Login, NewAccount};
 use crate::AppState;
 use lockout::{Lockout, LockoutKey};
@@ -78,7 +78,7 @@ async fn authenticate_email(
                 None if !create => {
                     // As slow as a wrong password, so timing does not reveal the account.
                     verify_password(state, password, None).await?;
-                    Err(ApiError::not_found("User account not found."))
+                    Err(ErrorKind::UserNotFound.into())
                 }
                 None => {
                     let hash = hash_password(state, password.clone(), CREATE_FAILED).await?;
@@ -97,12 +97,12 @@ async fn authenticate_email(
                 .store
                 .find_user_by_username(username.as_str())
                 .await
-                .map_err(ApiError::internal_with("Error finding user account."))?;
+                .map_err(|e| Failure::FindingAccount.because(e))?;
             match user {
                 Some(user) => check_password(state, user.into(), password).await,
                 None => {
                     verify_password(state, password, None).await?;
-                    Err(ApiError::not_found("User account not found."))
+                    Err(ErrorKind::UserNotFound.into())
                 }
             }
         }
@@ -110,7 +110,7 @@ async fn authenticate_email(
 }
 
 async fn find(state: &AppState, identifier: &Identifier) -> ApiResult<Option<Login>> {
-    state.store.find_login(identifier).await.map_err(ApiError::internal_with("Error finding user account."))
+    state.store.find_login(identifier).await.map_err(|e| Failure::FindingAccount.because(e))
 }
 
 /// Logs into the account holding `identifier`, or creates it when allowed.
@@ -132,14 +132,14 @@ pub async fn find_or_create_with(
 ) -> ApiResult<Authenticated> {
     match find(state, &identifier).await? {
         Some(user) => login(user),
-        None if !create => Err(ApiError::not_found("User account not found.")),
+        None if !create => Err(ErrorKind::UserNotFound.into()),
         None => create_account(state, identifier, username, profile).await,
     }
 }
 
 fn login(user: Login) -> ApiResult<Authenticated> {
     if user.disable_time != 0 {
-        return Err(ApiError::permission_denied("User account banned."));
+        return Err(ErrorKind::UserBanned.into());
     }
     Ok(Authenticated { user_id: user.id, username: user.username, created: false })
 }
@@ -157,7 +157,7 @@ async fn create_account(
     }
 }
 
-const CREATE_FAILED: &str = "Error finding or creating user account.";
+const CREATE_FAILED: Failure = Failure::FindingOrCreatingAccount;
 
 /// What a sign-up found: its own new account, or the one a concurrent sign-up with the
 /// same identifier made first.
@@ -183,14 +183,14 @@ async fn insert_account(
     };
     match state.store.create_account(new).await {
         Ok(user) => Ok(Inserted::Created(Authenticated { user_id: user.id, username: user.username, created: true })),
-        Err(CreateError::Db(e)) => Err(ApiError::internal(CREATE_FAILED, e)),
+        Err(CreateError::Db(e)) => Err(CREATE_FAILED.because(e)),
         Err(conflict) => {
             if let Some(user) = find(state, &identifier).await? {
                 return Ok(Inserted::Existing(user));
             }
             match conflict {
-                CreateError::UsernameTaken => Err(ApiError::already_exists("Username is already in use.")),
-                _ => Err(ApiError::new(Code::Internal, CREATE_FAILED)),
+                CreateError::UsernameTaken => Err(ErrorKind::UsernameInUse.into()),
+                _ => Err(CREATE_FAILED.into()),
             }
         }
     }
@@ -200,27 +200,23 @@ async fn insert_account(
 /// checked against an account first reserves an attempt of its lockout.
 async fn check_password(state: &AppState, user: Login, password: Password) -> ApiResult<Authenticated> {
     if user.disable_time != 0 {
-        return Err(ApiError::permission_denied("User account banned."));
+        return Err(ErrorKind::UserBanned.into());
     }
     let session = &state.config.session;
     let lockout = Lockout { limit: session.max_failed_logins, window_sec: session.failed_login_window_sec };
     let stored = user.password.clone();
     let check = verify_password(state, password, stored);
     let key = LockoutKey::Account(user.id);
-    if !lockout.check(&state.store, state.clock.now(), key, "Error finding user account.", check).await? {
-        return Err(ApiError::unauthenticated("Invalid credentials."));
+    if !lockout.check(&state.store, state.clock.now(), key, Failure::FindingAccount, check).await? {
+        return Err(ErrorKind::InvalidCredentials.into());
     }
     login(user)
 }
 
 async fn verify_password(state: &AppState, password: Password, stored: Option<String>) -> ApiResult<bool> {
-    state
-        .passwords
-        .verify(password.into_inner(), stored)
-        .await
-        .map_err(ApiError::internal_with("Error finding user account."))
+    state.passwords.verify(password.into_inner(), stored).await.map_err(|e| Failure::FindingAccount.because(e))
 }
 
-async fn hash_password(state: &AppState, password: Password, failure: &'static str) -> ApiResult<String> {
-    state.passwords.hash(password.into_inner()).await.map_err(ApiError::internal_with(failure))
+async fn hash_password(state: &AppState, password: Password, failure: Failure) -> ApiResult<String> {
+    state.passwords.hash(password.into_inner()).await.map_err(|e| failure.because(e))
 }

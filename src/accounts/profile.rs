@@ -4,7 +4,7 @@ use entity::users;
 use uuid::Uuid;
 
 use super::validate::{ProfileUpdate, UserLookup};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, ErrorKind, Failure};
 use crate::sessions;
 use crate::sessions::EndCause;
 use crate::store::{unique_violation, AccountUpdate};
@@ -16,25 +16,25 @@ pub struct Account {
     pub devices: Vec<String>,
 }
 
-/// The account `user_id`, or "Account not found."; a database error answers `failed`.
-pub async fn existing_user(state: &AppState, user_id: Uuid, failed: &'static str) -> ApiResult<users::Model> {
+/// The account `user_id`, or `AccountNotFound`; a database error answers `failed`.
+pub async fn existing_user(state: &AppState, user_id: Uuid, failed: Failure) -> ApiResult<users::Model> {
     state
         .store
         .find_user(user_id)
         .await
-        .map_err(ApiError::internal_with(failed))?
-        .ok_or_else(|| ApiError::not_found("Account not found."))
+        .map_err(|e| failed.because(e))?
+        .ok_or_else(|| ErrorKind::AccountNotFound.into())
 }
 
 pub async fn get_account(state: &AppState, user_id: Uuid) -> ApiResult<Account> {
-    const FAILED: &str = "Error retrieving user account.";
+    const FAILED: Failure = Failure::RetrievingAccount;
     let user = existing_user(state, user_id, FAILED).await?;
-    let devices = state.store.devices_of(user_id).await.map_err(ApiError::internal_with(FAILED))?;
+    let devices = state.store.devices_of(user_id).await.map_err(|e| FAILED.because(e))?;
     Ok(Account { user, devices })
 }
 
 pub async fn update_account(state: &AppState, user_id: Uuid, update: AccountUpdate) -> ApiResult<()> {
-    const FAILED: &str = "Error while trying to update account.";
+    const FAILED: Failure = Failure::UpdatingAccount;
     let update = ProfileUpdate::parse(update)?;
     // Column sizes are enforced here so SQLite (which does not enforce them) and
     // PostgreSQL answer alike: nothing changes and the client gets Nakama's 500.
@@ -47,24 +47,21 @@ pub async fn update_account(state: &AppState, user_id: Uuid, update: AccountUpda
         || too_long(lang_tag, 18)
         || lang_tag.as_deref() == Some("")
     {
-        return Err(ApiError::new(crate::error::Code::Internal, FAILED));
+        return Err(FAILED.into());
     }
-    let Some(user) = state.store.find_user(user_id).await.map_err(ApiError::internal_with(FAILED))? else {
+    let Some(user) = state.store.find_user(user_id).await.map_err(|e| FAILED.because(e))? else {
         return Ok(());
     };
     match state.store.update_account(&user, update.into_inner(), state.clock.now()).await {
         Ok(_) => Ok(()),
-        Err(e) if unique_violation(&e).is_some() => {
-            Err(ApiError::invalid("rpc error: code = AlreadyExists desc = Username is already in use."))
-        }
-        Err(e) => Err(ApiError::internal(FAILED, e)),
+        Err(e) if unique_violation(&e).is_some() => Err(ErrorKind::UsernameTakenOnUpdate.into()),
+        Err(e) => Err(FAILED.because(e)),
     }
 }
 
 /// Deletes the account (idempotent), then voids its tokens and ends its sessions.
 pub async fn delete_account(state: &AppState, user_id: Uuid) -> ApiResult<()> {
-    let deleted =
-        state.store.delete_account(user_id).await.map_err(ApiError::internal_with("Error deleting user account."))?;
+    let deleted = state.store.delete_account(user_id).await.map_err(|e| Failure::DeletingAccount.because(e))?;
     if deleted {
         sessions::invalidate(state, user_id, EndCause::Delete, None).await?;
     }
@@ -83,17 +80,13 @@ pub async fn get_users(
         .store
         .find_users(&lookup.ids, &lookup.usernames, &lookup.facebook_ids)
         .await
-        .map_err(ApiError::internal_with("Error retrieving user accounts."))
+        .map_err(|e| Failure::RetrievingAccounts.because(e))
 }
 
 /// Bans the account: refused logins and refreshes, every older token void, sessions ended.
 pub async fn ban(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
     let now = state.clock.now();
-    let found = state
-        .store
-        .set_disable_time(user_id, now)
-        .await
-        .map_err(ApiError::internal_with("Error banning user account."))?;
+    let found = state.store.set_disable_time(user_id, now).await.map_err(|e| Failure::BanningAccount.because(e))?;
     if found {
         sessions::invalidate(state, user_id, EndCause::Ban, None).await?;
     }
@@ -102,5 +95,5 @@ pub async fn ban(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
 
 /// Lifts a ban; tokens voided by the ban stay void.
 pub async fn unban(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
-    state.store.set_disable_time(user_id, 0).await.map_err(ApiError::internal_with("Error unbanning user account."))
+    state.store.set_disable_time(user_id, 0).await.map_err(|e| Failure::UnbanningAccount.because(e))
 }

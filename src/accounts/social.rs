@@ -9,16 +9,12 @@ use super::link::{set_identifier, unlink_column};
 use super::login_kind::{LoginKind, Proof};
 use super::validate::Username;
 use super::{find_or_create_with, friends, Authenticated, NewProfile};
-use crate::error::{ApiError, ApiResult, Code};
+use crate::error::{ApiError, ApiResult, ErrorKind, Failure};
 use crate::social::facebook::Via;
 use crate::social::gamecenter::Credential;
 use crate::social::{self, VerifyError};
 use crate::store::unique_violation;
 use crate::AppState;
-
-/// authenticate/facebookinstantgame answers a bad signature with this, not a 401.
-const INSTANT_GAME_AUTH_REFUSED: &str =
-    "Error extracting the Facebook Instant Game player ID or validating the signature";
 
 /// Steam checks its token before its configuration when linking, and after when
 /// authenticating (link-unlink.md §3).
@@ -61,10 +57,6 @@ impl Verified<'_> {
     }
 }
 
-fn not_configured(kind: LoginKind) -> ApiError {
-    ApiError::new(Code::FailedPrecondition, kind.texts().not_configured)
-}
-
 fn configured(state: &AppState, kind: LoginKind) -> bool {
     let social = &state.config.social;
     match kind {
@@ -78,21 +70,21 @@ fn configured(state: &AppState, kind: LoginKind) -> bool {
 /// The six required Game Center fields, in the order they are checked.
 fn check_gamecenter(credential: &Credential<'_>) -> ApiResult<()> {
     let missing = if credential.bundle_id.is_empty() {
-        "GameCenter bundle ID is required."
+        ErrorKind::GameCenterBundleIdRequired
     } else if credential.player_id.is_empty() {
-        "GameCenter player ID is required."
+        ErrorKind::GameCenterPlayerIdRequired
     } else if credential.public_key_url.is_empty() {
-        "GameCenter public key URL is required."
+        ErrorKind::GameCenterPublicKeyUrlRequired
     } else if credential.salt.is_empty() {
-        "GameCenter salt is required."
+        ErrorKind::GameCenterSaltRequired
     } else if credential.signature.is_empty() {
-        "GameCenter signature is required."
+        ErrorKind::GameCenterSignatureRequired
     } else if credential.timestamp_seconds == 0 {
-        "GameCenter timestamp is required."
+        ErrorKind::GameCenterTimestampRequired
     } else {
         return Ok(());
     };
-    Err(ApiError::invalid(missing))
+    Err(missing.into())
 }
 
 /// The request's own checks, before any setting is read where Nakama does so: Apple and
@@ -104,13 +96,13 @@ fn check_request(state: &AppState, kind: LoginKind, proof: &Proof<'_>, op: Op) -
     }
     let config_first = matches!((kind, op), (LoginKind::Apple, _) | (LoginKind::Steam, Op::Authenticate));
     if config_first && !configured(state, kind) {
-        return Err(not_configured(kind));
+        return Err(ErrorKind::NotConfigured(kind).into());
     }
     if proof.text().is_empty() {
-        return Err(ApiError::invalid(kind.texts().required));
+        return Err(ErrorKind::CredentialRequired(kind).into());
     }
     if !configured(state, kind) {
-        return Err(not_configured(kind));
+        return Err(ErrorKind::NotConfigured(kind).into());
     }
     Ok(())
 }
@@ -151,8 +143,9 @@ fn refusal(kind: LoginKind, op: Op, error: VerifyError) -> ApiError {
         _ => tracing::warn!(provider, %error, "social provider check failed"),
     }
     match (kind, op) {
-        (LoginKind::FacebookInstantGame, Op::Authenticate) => ApiError::new(Code::DataLoss, INSTANT_GAME_AUTH_REFUSED),
-        _ => ApiError::unauthenticated(kind.texts().refused),
+        // authenticate/facebookinstantgame answers a bad signature with a 500, not a 401.
+        (LoginKind::FacebookInstantGame, Op::Authenticate) => ErrorKind::InstantGameSignature.into(),
+        _ => ErrorKind::ProviderRefused(kind).into(),
     }
 }
 
@@ -161,14 +154,10 @@ async fn import_email(state: &AppState, user_id: Uuid, kind: LoginKind, email: O
     let Some(email) = email else {
         return Ok(());
     };
-    let failed = kind.texts().email_failed;
     match state.store.import_email(user_id, email, state.clock.now()).await {
         Ok(()) => Ok(()),
         Err(e) if unique_violation(&e).is_some() => Ok(()),
-        Err(e) => {
-            tracing::error!(provider = kind.texts().provider, error = %e, "{failed}");
-            Err(ApiError::new(Code::Internal, failed))
-        }
+        Err(e) => Err(Failure::ImportingEmail(kind).because(e)),
     }
 }
 
@@ -242,7 +231,7 @@ pub(super) async fn link(
             state.clock.now(),
         )
         .await
-        .map_err(ApiError::internal_with(kind.texts().link_failed))?;
+        .map_err(|e| Failure::Linking(kind).because(e))?;
     import_email(state, user_id, kind, verified.email.as_deref()).await?;
     if sync {
         sync_friends(state, user_id, verified.friends).await;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::hash_password;
 use super::login_kind::{Credential, LoginKind, Proof};
 use super::validate::{has_control, parse_email_link, Email, PlainText, TextField};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, ErrorKind, Failure};
 use crate::store::{unique_violation, AccountFilter, AfterCursor, Identifier};
 use crate::AppState;
 
@@ -65,11 +65,10 @@ pub fn decode_cursor(cursor: &str) -> Option<AfterCursor> {
 }
 
 pub async fn list_accounts(state: &AppState, filter: &str, cursor: &str) -> ApiResult<AccountPage> {
-    const FAILED: &str = "An error occurred while trying to list users.";
+    const FAILED: Failure = Failure::ListingUsers;
     let filter = parse_filter(filter)?;
-    let after = decode_cursor(cursor).ok_or_else(|| ApiError::invalid("Invalid cursor."))?;
-    let mut users =
-        state.store.list_users(&filter, &after, PAGE_SIZE + 1).await.map_err(ApiError::internal_with(FAILED))?;
+    let after = decode_cursor(cursor).ok_or(ErrorKind::ConsoleCursor)?;
+    let mut users = state.store.list_users(&filter, &after, PAGE_SIZE + 1).await.map_err(|e| FAILED.because(e))?;
     let more = users.len() as u64 > PAGE_SIZE;
     users.truncate(PAGE_SIZE as usize);
     let next_cursor = match (more, users.last()) {
@@ -81,7 +80,7 @@ pub async fn list_accounts(state: &AppState, filter: &str, cursor: &str) -> ApiR
     };
     let total_count = match filter {
         AccountFilter::All | AccountFilter::UsernamePattern(_) => {
-            state.store.count_users(&filter).await.map_err(ApiError::internal_with(FAILED))?
+            state.store.count_users(&filter).await.map_err(|e| FAILED.because(e))?
         }
         _ => users.len() as u64,
     };
@@ -91,7 +90,7 @@ pub async fn list_accounts(state: &AppState, filter: &str, cursor: &str) -> ApiR
 /// Sets the account's email (same checks as `link/email`), keeping its password unless a
 /// new one is given.
 pub async fn set_email(state: &AppState, user_id: Uuid, email: &str, password: Option<&str>) -> ApiResult<()> {
-    const FAILED: &str = "Error while trying to link email.";
+    const FAILED: Failure = Failure::Linking(LoginKind::Email);
     let (email, hash) = match password {
         Some(password) => {
             let (email, password) = parse_email_link(email, password)?;
@@ -101,18 +100,18 @@ pub async fn set_email(state: &AppState, user_id: Uuid, email: &str, password: O
     };
     match state.store.set_identifier(user_id, &Identifier::Email(email.into_inner()), hash, state.clock.now()).await {
         Ok(true) => Ok(()),
-        Ok(false) => Err(ApiError::not_found("Account not found.")),
-        Err(e) if unique_violation(&e).is_some() => Err(ApiError::already_exists("Email is already in use.")),
-        Err(e) => Err(ApiError::internal(FAILED, e)),
+        Ok(false) => Err(ErrorKind::AccountNotFound.into()),
+        Err(e) if unique_violation(&e).is_some() => Err(ErrorKind::IdentifierInUse(LoginKind::Email).into()),
+        Err(e) => Err(FAILED.because(e)),
     }
 }
 
 /// Sets a new password (8 to 1024 bytes) on an account that has an email.
 pub async fn set_password(state: &AppState, user_id: Uuid, password: &str) -> ApiResult<()> {
-    const FAILED: &str = "Error while trying to update password.";
+    const FAILED: Failure = Failure::UpdatingPassword;
     let user = super::existing_user(state, user_id, FAILED).await?;
     let Some(email) = user.email.filter(|e| !e.is_empty()) else {
-        return Err(ApiError::invalid("Cannot set a password on an account without an email."));
+        return Err(ErrorKind::PasswordWithoutEmail.into());
     };
     let (email, password) = parse_email_link(&email, password)?;
     let hash = hash_password(state, password, FAILED).await?;
@@ -120,7 +119,7 @@ pub async fn set_password(state: &AppState, user_id: Uuid, password: &str) -> Ap
         .store
         .set_identifier(user_id, &Identifier::Email(email.into_inner()), Some(hash), state.clock.now())
         .await
-        .map_err(ApiError::internal_with(FAILED))?;
+        .map_err(|e| FAILED.because(e))?;
     Ok(())
 }
 

@@ -4,14 +4,8 @@
 use rand::Rng;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, ErrorKind};
 use crate::store::AccountUpdate;
-
-const DEVICE_CHARS: &str = "Device ID invalid, no spaces or control characters allowed.";
-const LINK_CUSTOM_CHARS: &str = "Invalid custom ID, no spaces or control characters allowed.";
-const EMAIL_CHARS: &str = "Invalid email address, no spaces or control characters allowed.";
-const USERNAME_CHARS: &str = "Username invalid, no spaces or control characters allowed.";
-const USERNAME_LENGTH: &str = "Username invalid, must be 1-128 bytes.";
 
 /// ASCII control characters and the whitespace Nakama refuses in identifiers.
 fn has_control_or_space(s: &str) -> bool {
@@ -29,13 +23,13 @@ pub struct DeviceId(String);
 impl DeviceId {
     pub fn parse(id: &str) -> ApiResult<Self> {
         if id.is_empty() {
-            return Err(ApiError::invalid("Device ID is required."));
+            return Err(ErrorKind::DeviceIdRequired.into());
         }
         if has_control_or_space(id) {
-            return Err(ApiError::invalid(DEVICE_CHARS));
+            return Err(ErrorKind::DeviceIdCharacters.into());
         }
         if !(10..=128).contains(&id.len()) {
-            return Err(ApiError::invalid("Device ID invalid, must be 10-128 bytes."));
+            return Err(ErrorKind::DeviceIdLength.into());
         }
         Ok(Self(id.to_string()))
     }
@@ -43,10 +37,10 @@ impl DeviceId {
     /// but a control character cannot even be looked up on PostgreSQL.
     pub fn parse_for_unlink(id: &str) -> ApiResult<Self> {
         if id.is_empty() {
-            return Err(ApiError::invalid("A device ID must be supplied."));
+            return Err(ErrorKind::DeviceIdMissing.into());
         }
         if has_control(id) {
-            return Err(ApiError::invalid(DEVICE_CHARS));
+            return Err(ErrorKind::DeviceIdCharacters.into());
         }
         Ok(Self(id.to_string()))
     }
@@ -65,33 +59,33 @@ impl CustomId {
     /// The authenticate endpoint's wording.
     pub fn parse(id: &str) -> ApiResult<Self> {
         if id.is_empty() {
-            return Err(ApiError::invalid("Custom ID is required."));
+            return Err(ErrorKind::CustomIdRequired.into());
         }
         if has_control_or_space(id) {
-            return Err(ApiError::invalid("Custom ID invalid, no spaces or control characters allowed."));
+            return Err(ErrorKind::CustomIdCharacters.into());
         }
         if !(6..=128).contains(&id.len()) {
-            return Err(ApiError::invalid("Custom ID invalid, must be 6-128 bytes."));
+            return Err(ErrorKind::CustomIdLength.into());
         }
         Ok(Self(id.to_string()))
     }
     /// The link endpoint words the same rules differently.
     pub fn parse_for_link(id: &str) -> ApiResult<Self> {
         if id.is_empty() {
-            return Err(ApiError::invalid("Custom ID is required."));
+            return Err(ErrorKind::CustomIdRequired.into());
         }
         if has_control_or_space(id) {
-            return Err(ApiError::invalid(LINK_CUSTOM_CHARS));
+            return Err(ErrorKind::LinkCustomIdCharacters.into());
         }
         if !(6..=128).contains(&id.len()) {
-            return Err(ApiError::invalid("Invalid custom ID, must be 6-128 bytes."));
+            return Err(ErrorKind::LinkCustomIdLength.into());
         }
         Ok(Self(id.to_string()))
     }
     /// `unlink/custom`: empty clears whatever is set; a value is compared as given.
     pub fn parse_for_unlink(id: &str) -> ApiResult<Option<Self>> {
         if has_control(id) {
-            return Err(ApiError::invalid(LINK_CUSTOM_CHARS));
+            return Err(ErrorKind::LinkCustomIdCharacters.into());
         }
         Ok((!id.is_empty()).then(|| Self(id.to_string())))
     }
@@ -127,7 +121,7 @@ impl Email {
     /// The email checks of `link/email` without a password (the console sets one alone).
     pub fn parse(email: &str) -> ApiResult<Self> {
         if email.is_empty() {
-            return Err(ApiError::invalid("Email address is required."));
+            return Err(ErrorKind::EmailRequired.into());
         }
         check_email_shape(email)?;
         Ok(Email(email.to_lowercase()))
@@ -136,7 +130,7 @@ impl Email {
     /// `unlink/email`: empty clears whatever is set; a value is lower-cased and compared.
     pub fn parse_for_unlink(email: &str) -> ApiResult<Option<Self>> {
         if has_control(email) {
-            return Err(ApiError::invalid(EMAIL_CHARS));
+            return Err(ErrorKind::EmailCharacters.into());
         }
         Ok((!email.is_empty()).then(|| Email(email.to_lowercase())))
     }
@@ -157,7 +151,7 @@ const PASSWORD_MAX: usize = 1024;
 impl Password {
     fn check_max(password: &str) -> ApiResult<()> {
         if password.len() > PASSWORD_MAX {
-            return Err(ApiError::invalid("Password must be at most 1024 bytes."));
+            return Err(ErrorKind::PasswordTooLong.into());
         }
         Ok(())
     }
@@ -169,13 +163,13 @@ impl Password {
 /// A non-empty email's checks in authenticate.md's order: characters, format, length.
 fn check_email_shape(email: &str) -> ApiResult<()> {
     if has_control_or_space(email) {
-        return Err(ApiError::invalid(EMAIL_CHARS));
+        return Err(ErrorKind::EmailCharacters.into());
     }
     if !looks_like_email(email) {
-        return Err(ApiError::invalid("Invalid email address format."));
+        return Err(ErrorKind::EmailFormat.into());
     }
     if !(10..=255).contains(&email.len()) {
-        return Err(ApiError::invalid("Invalid email address, must be 10-255 bytes."));
+        return Err(ErrorKind::EmailLength.into());
     }
     Ok(())
 }
@@ -198,11 +192,11 @@ impl EmailLogin {
             check_email_shape(email)?;
         }
         if too_short(password) {
-            return Err(ApiError::invalid("Password must be at least 8 characters long."));
+            return Err(ErrorKind::PasswordTooShort.into());
         }
         Password::check_max(password)?;
         if email.is_empty() && username.is_empty() {
-            return Err(ApiError::invalid("Username is required when email address is not supplied."));
+            return Err(ErrorKind::UsernameOrEmailRequired.into());
         }
         let username = Username::parse_optional(username)?;
         let password = Password(password.to_string());
@@ -216,20 +210,20 @@ impl EmailLogin {
 /// The checks of `link/email` (link-unlink.md §3.1), in their own order.
 pub fn parse_email_link(email: &str, password: &str) -> ApiResult<(Email, Password)> {
     if email.is_empty() || password.is_empty() {
-        return Err(ApiError::invalid("Email address and password is required."));
+        return Err(ErrorKind::EmailAndPasswordRequired.into());
     }
     if has_control_or_space(email) {
-        return Err(ApiError::invalid(EMAIL_CHARS));
+        return Err(ErrorKind::EmailCharacters.into());
     }
     if too_short(password) {
-        return Err(ApiError::invalid("Password must be at least 8 characters long."));
+        return Err(ErrorKind::PasswordTooShort.into());
     }
     Password::check_max(password)?;
     if !looks_like_email(email) {
-        return Err(ApiError::invalid("Invalid email address format."));
+        return Err(ErrorKind::EmailFormat.into());
     }
     if !(10..=255).contains(&email.len()) {
-        return Err(ApiError::invalid("Invalid email address, must be 10-255 bytes."));
+        return Err(ErrorKind::EmailLength.into());
     }
     Ok((Email(email.to_lowercase()), Password(password.to_string())))
 }
@@ -244,10 +238,10 @@ impl Username {
             return Ok(None);
         }
         if has_control(username) || username.contains("[]") {
-            return Err(ApiError::invalid(USERNAME_CHARS));
+            return Err(ErrorKind::UsernameCharacters.into());
         }
         if username.len() > 128 {
-            return Err(ApiError::invalid(USERNAME_LENGTH));
+            return Err(ErrorKind::UsernameLength.into());
         }
         Ok(Some(Self(username.to_string())))
     }
@@ -255,10 +249,10 @@ impl Username {
     /// `PUT /v2/account` checks length first (account.md §2).
     pub fn parse_for_update(username: &str) -> ApiResult<Self> {
         if username.is_empty() || username.len() > 128 {
-            return Err(ApiError::invalid(USERNAME_LENGTH));
+            return Err(ErrorKind::UsernameLength.into());
         }
         if has_control(username) || username.contains("[]") {
-            return Err(ApiError::invalid(USERNAME_CHARS));
+            return Err(ErrorKind::UsernameCharacters.into());
         }
         Ok(Self(username.to_string()))
     }
@@ -293,15 +287,15 @@ pub enum TextField {
 }
 
 impl TextField {
-    fn refusal(self) -> &'static str {
+    fn refusal(self) -> ErrorKind {
         match self {
-            TextField::DisplayName => "Display name invalid, no control characters allowed.",
-            TextField::AvatarUrl => "Avatar URL invalid, no control characters allowed.",
-            TextField::LangTag => "Lang tag invalid, no control characters allowed.",
-            TextField::Location => "Location invalid, no control characters allowed.",
-            TextField::Timezone => "Timezone invalid, no control characters allowed.",
-            TextField::FacebookId => "Facebook ID invalid, no control characters allowed.",
-            TextField::ConsoleFilter => "Filter invalid, no control characters allowed.",
+            TextField::DisplayName => ErrorKind::DisplayNameCharacters,
+            TextField::AvatarUrl => ErrorKind::AvatarUrlCharacters,
+            TextField::LangTag => ErrorKind::LangTagCharacters,
+            TextField::Location => ErrorKind::LocationCharacters,
+            TextField::Timezone => ErrorKind::TimezoneCharacters,
+            TextField::FacebookId => ErrorKind::FacebookIdCharacters,
+            TextField::ConsoleFilter => ErrorKind::FilterCharacters,
         }
     }
 }
@@ -313,7 +307,7 @@ pub struct PlainText(String);
 impl PlainText {
     pub fn parse(field: TextField, text: &str) -> ApiResult<Self> {
         if has_control(text) {
-            return Err(ApiError::invalid(field.refusal()));
+            return Err(field.refusal().into());
         }
         Ok(Self(text.to_string()))
     }
@@ -337,7 +331,7 @@ impl ProfileUpdate {
             Username::parse_for_update(username)?;
         }
         if update.is_empty() {
-            return Err(ApiError::invalid("No fields to update."));
+            return Err(ErrorKind::NoFieldsToUpdate.into());
         }
         let AccountUpdate { display_name, avatar_url, lang_tag, location, timezone, metadata, .. } = &update;
         let fields = [
@@ -355,7 +349,7 @@ impl ProfileUpdate {
         if let Some(metadata) = metadata {
             let object = serde_json::from_str::<serde_json::Value>(metadata).is_ok_and(|v| v.is_object());
             if !object {
-                return Err(ApiError::invalid("Metadata must be a valid JSON object."));
+                return Err(ErrorKind::MetadataNotObject.into());
             }
         }
         Ok(Self(update))
@@ -384,11 +378,11 @@ impl UserLookup {
             let uuid = Uuid::parse_str(id)
                 .ok()
                 .filter(|_| id.len() == 36)
-                .ok_or_else(|| ApiError::invalid(format!("ID '{id}' is not a valid system ID.")))?;
+                .ok_or_else(|| ErrorKind::NotSystemId { id: id.clone() })?;
             parsed.push(uuid);
         }
         if usernames.iter().any(|u| has_control(u)) {
-            return Err(ApiError::invalid(USERNAME_CHARS));
+            return Err(ErrorKind::UsernameCharacters.into());
         }
         for id in &facebook_ids {
             PlainText::parse(TextField::FacebookId, id)?;

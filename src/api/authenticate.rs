@@ -13,7 +13,7 @@ use super::body::JsonBody;
 use super::link::{EmailBody, IdBody, LinkSteamBody};
 use super::query::AuthQuery;
 use crate::accounts::{self, Authenticated, Credential, LoginKind, Proof};
-use crate::error::{ApiError, ApiResult, Code};
+use crate::error::ApiResult;
 use crate::metrics::{AuthMethod, AuthOutcome};
 use crate::sessions::{self, SessionTokens, Vars};
 use crate::social::gamecenter;
@@ -114,19 +114,12 @@ pub async fn respond(state: &AppState, who: Authenticated, vars: Option<Vars>) -
     Ok(session_response(who.created, tokens))
 }
 
-/// Counts an authentication by its outcome and time, from the domain's answer.
+/// Counts an authentication by its outcome (read from the error's kind) and time.
 fn record(state: &AppState, method: AuthMethod, started: Instant, result: &ApiResult<Authenticated>) {
     let outcome = match result {
         Ok(who) if who.created => AuthOutcome::Created,
         Ok(_) => AuthOutcome::Login,
-        Err(ApiError { code, .. }) => match code {
-            Code::Unauthenticated => AuthOutcome::WrongCredentials,
-            Code::ResourceExhausted => AuthOutcome::Throttled,
-            Code::PermissionDenied => AuthOutcome::Banned,
-            Code::NotFound => AuthOutcome::NotFound,
-            Code::InvalidArgument | Code::AlreadyExists => AuthOutcome::Invalid,
-            _ => AuthOutcome::Error,
-        },
+        Err(error) => AuthOutcome::of(error),
     };
     state.metrics.authentication(method, outcome, started.elapsed());
 }

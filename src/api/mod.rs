@@ -18,7 +18,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::accounts::LoginKind;
-use crate::error::{ApiError, Code};
+use crate::error::{ApiError, ErrorKind};
 use crate::AppState;
 use authenticate::Op;
 
@@ -28,7 +28,7 @@ pub fn empty() -> HttpResponse {
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found("Not Found"))
+    Err(ErrorKind::RouteNotFound.into())
 }
 
 async fn healthcheck() -> HttpResponse {
@@ -51,7 +51,7 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     if req.method() == Method::HEAD {
         return HttpResponse::NotImplemented().finish();
     }
-    actix_web::ResponseError::error_response(&ApiError::new(Code::Unimplemented, "Method Not Allowed"))
+    actix_web::ResponseError::error_response(&ApiError::from(ErrorKind::MethodNotAllowed))
 }
 
 /// A path whose other methods answer 501 as the gateway does.

@@ -13,21 +13,18 @@ use crate::accounts::{self, staff, Credential, LoginKind, Proof};
 use crate::api::body::JsonBody;
 use crate::api::query::QueryString;
 use crate::clock::rfc3339;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorKind, Failure};
 use crate::store::AccountUpdate;
 use crate::AppState;
 
-/// The `{id}` of a path: a UUID, else `Requires a valid user ID.`
+/// The `{id}` of a path: a UUID, else `UserIdInvalid`.
 fn user_id(raw: &str) -> Result<Uuid, ConsoleError> {
-    Uuid::parse_str(raw)
-        .ok()
-        .filter(|_| raw.len() == 36)
-        .ok_or_else(|| ApiError::invalid("Requires a valid user ID.").into())
+    Uuid::parse_str(raw).ok().filter(|_| raw.len() == 36).ok_or_else(|| ErrorKind::UserIdInvalid.into())
 }
 
-fn not_system(id: Uuid, message: &'static str) -> Result<Uuid, ConsoleError> {
+fn not_system(id: Uuid, refusal: ErrorKind) -> Result<Uuid, ConsoleError> {
     if id.is_nil() {
-        return Err(ApiError::invalid(message).into());
+        return Err(refusal.into());
     }
     Ok(id)
 }
@@ -117,7 +114,7 @@ pub struct UpdateBody {
 }
 
 async fn apply_update(state: &AppState, id: Uuid, b: UpdateBody) -> ApiResult<()> {
-    accounts::existing_user(state, id, "Error retrieving user account.").await?;
+    accounts::existing_user(state, id, Failure::RetrievingAccount).await?;
     let profile = AccountUpdate {
         username: b.username,
         display_name: b.display_name,
@@ -129,7 +126,7 @@ async fn apply_update(state: &AppState, id: Uuid, b: UpdateBody) -> ApiResult<()
     };
     let has_profile = !profile.is_empty();
     if !has_profile && b.custom_id.is_none() && b.email.is_none() && b.password.is_none() {
-        return Err(ApiError::invalid("No fields to update."));
+        return Err(ErrorKind::NoFieldsToUpdate.into());
     }
     if has_profile {
         accounts::update_account(state, id, profile).await?;
@@ -176,7 +173,7 @@ pub async fn delete(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ConsoleResult {
-    let id = not_system(user_id(&path)?, "Cannot delete the system user.")?;
+    let id = not_system(user_id(&path)?, ErrorKind::CannotDeleteSystemUser)?;
     let query = QueryString::parse(req.query_string())?;
     query.bool("record_deletion", "recordDeletion", false)?;
     let result = accounts::delete_account(&state, id).await;
@@ -189,13 +186,13 @@ fn found(found: bool) -> ApiResult<()> {
     if found {
         Ok(())
     } else {
-        Err(ApiError::not_found("Account not found."))
+        Err(ErrorKind::AccountNotFound.into())
     }
 }
 
 /// `POST /v2/console/account/{id}/ban`: sockets get `banned` and close, tokens are void.
 pub async fn ban(staff: Staff, path: web::Path<String>, state: web::Data<AppState>) -> ConsoleResult {
-    let id = not_system(user_id(&path)?, "Cannot ban the system user.")?;
+    let id = not_system(user_id(&path)?, ErrorKind::CannotBanSystemUser)?;
     let result = accounts::ban(&state, id).await.and_then(found);
     audit(&state, &staff.username, &staff.address, "ban", &id.to_string(), &outcome(&result)).await;
     result?;
@@ -204,7 +201,7 @@ pub async fn ban(staff: Staff, path: web::Path<String>, state: web::Data<AppStat
 
 /// `POST /v2/console/account/{id}/unban`: tokens voided by the ban stay void.
 pub async fn unban(staff: Staff, path: web::Path<String>, state: web::Data<AppState>) -> ConsoleResult {
-    let id = not_system(user_id(&path)?, "Cannot unban the system user.")?;
+    let id = not_system(user_id(&path)?, ErrorKind::CannotUnbanSystemUser)?;
     let result = accounts::unban(&state, id).await.and_then(found);
     audit(&state, &staff.username, &staff.address, "unban", &id.to_string(), &outcome(&result)).await;
     result?;
@@ -225,7 +222,7 @@ pub async fn unlink(
 ) -> ConsoleResult {
     let (raw_id, name) = path.into_inner();
     let Some(kind) = LoginKind::from_name(&name) else {
-        return Err(ApiError::not_found("Not Found").into());
+        return Err(ErrorKind::RouteNotFound.into());
     };
     let id = user_id(&raw_id)?;
     let JsonBody(UnlinkBody { device_id }) = body?;

@@ -26,8 +26,8 @@ use crate::store::AuditEntry;
 use crate::AppState;
 
 const ROLE_ADMIN: i32 = 1;
-const REQUIRED: &str = "Console authentication required.";
-const INVALID: &str = "Console authentication invalid.";
+const REQUIRED: crate::error::ErrorKind = crate::error::ErrorKind::ConsoleAuthRequired;
+const INVALID: crate::error::ErrorKind = crate::error::ErrorKind::ConsoleAuthInvalid;
 
 /// Nakama's console claims. Every field is required, so a client session token (which has
 /// none of `rol`, `cki`) never verifies here.
@@ -140,7 +140,7 @@ async fn check_credentials(state: &AppState, username: &str, password: &str) -> 
     let lockout = Lockout { limit: console.max_failed_logins, window_sec: console.failed_login_window_sec };
     let check = async { Ok(is_admin(console, username, password)) };
     let (now, key) = (state.clock.now(), LockoutKey::Staff(username));
-    if !lockout.check(&state.store, now, key, "Error checking console credentials.", check).await? {
+    if !lockout.check(&state.store, now, key, crate::error::Failure::CheckingConsoleCredentials, check).await? {
         return Err(ApiError::unauthenticated("Invalid credentials."));
     }
     Ok(())

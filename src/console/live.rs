@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use super::auth::Staff;
 use super::node::node_status;
 use super::ConsoleResult;
-use crate::error::{ApiError, Code};
+use crate::error::ErrorKind;
 use crate::metrics::{buckets, quantile_between, AuthMethod, AuthOutcome};
 use crate::AppState;
 
@@ -243,9 +243,7 @@ pub async fn sample_loop(state: web::Data<AppState>) {
 /// `data:` line a second.
 pub async fn stream(_: Staff, state: web::Data<AppState>) -> ConsoleResult {
     let live = &state.console.live;
-    let viewer = live
-        .viewer()
-        .ok_or_else(|| ApiError::new(Code::ResourceExhausted, "Too many live viewers, close another console."))?;
+    let viewer = live.viewer().ok_or(ErrorKind::TooManyLiveViewers)?;
     let first = format!("event: history\ndata: {}\n\n", live.history_json());
     let ticks = live.tick.subscribe();
     let state = state.clone();

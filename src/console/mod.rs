@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web as aw, HttpRequest, HttpResponse, ResponseError};
 
-use crate::error::{ApiError, Code};
+use crate::error::{ApiError, ErrorKind};
 use crate::AppState;
 
 /// What the console keeps between requests.
@@ -40,6 +40,12 @@ pub struct ConsoleError(pub ApiError);
 impl From<ApiError> for ConsoleError {
     fn from(e: ApiError) -> Self {
         ConsoleError(e)
+    }
+}
+
+impl From<ErrorKind> for ConsoleError {
+    fn from(kind: ErrorKind) -> Self {
+        ConsoleError(kind.into())
     }
 }
 
@@ -75,7 +81,7 @@ fn json_ok(body: String) -> HttpResponse {
 }
 
 async fn not_found() -> ConsoleResult {
-    Err(ApiError::not_found("Not Found").into())
+    Err(ErrorKind::RouteNotFound.into())
 }
 
 /// Prometheus text format, no authentication (console.md §4).
@@ -145,6 +151,6 @@ pub async fn load_revocations(state: &AppState) -> Result<(), sea_orm::DbErr> {
 }
 
 /// Every code the console answers with maps as on the client API.
-pub(crate) fn unauthenticated(message: &'static str) -> ConsoleError {
-    ConsoleError(ApiError::new(Code::Unauthenticated, message))
+pub(crate) fn unauthenticated(refusal: ErrorKind) -> ConsoleError {
+    ConsoleError(refusal.into())
 }

@@ -10,7 +10,7 @@ use super::auth::Staff;
 use super::{json_ok, ConsoleResult};
 use crate::api::query::QueryString;
 use crate::clock::rfc3339;
-use crate::error::ApiError;
+use crate::error::{ErrorKind, Failure};
 use crate::AppState;
 
 /// Threads of this process: what Hearth reports as `goroutine_count`.
@@ -78,13 +78,10 @@ pub async fn audit(_: Staff, req: HttpRequest, state: web::Data<AppState>) -> Co
     let cursor = query.string("cursor", "cursor")?;
     let before = match cursor.as_str() {
         "" => None,
-        c => Some(c.parse::<i64>().map_err(|_| ApiError::invalid("Invalid cursor."))?),
+        c => Some(c.parse::<i64>().map_err(|_| ErrorKind::ConsoleCursor)?),
     };
-    let mut rows = state
-        .store
-        .list_audit(before, AUDIT_PAGE + 1)
-        .await
-        .map_err(ApiError::internal_with("Error listing the audit trail."))?;
+    let mut rows =
+        state.store.list_audit(before, AUDIT_PAGE + 1).await.map_err(|e| Failure::ListingAuditTrail.because(e))?;
     let more = rows.len() as u64 > AUDIT_PAGE;
     rows.truncate(AUDIT_PAGE as usize);
     let next_cursor = match (more, rows.last()) {

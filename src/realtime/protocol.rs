@@ -68,6 +68,49 @@ pub enum ErrorCode {
     RuntimeFunctionNotFound = 6,
 }
 
+/// Every error the socket answers a request with: Nakama's message, and its code in one
+/// table (`code`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SocketError {
+    #[error("Missing message.")]
+    MissingMessage,
+    #[error("Unrecognized message.")]
+    UnrecognizedMessage,
+    /// A request Hearth does not serve, answered as Nakama answers one a hook disabled.
+    #[error("Requested resource was not found.")]
+    NotServed,
+    #[error("RPC function not found")]
+    RpcNotFound,
+    #[error("Status must be 2048 characters or less")]
+    StatusTooLong,
+    #[error("Invalid user identifier")]
+    InvalidUserId,
+    #[error("Invalid username")]
+    InvalidUsername,
+    /// The follow lookup failed (the cause is logged where it happened).
+    #[error("Could not check users")]
+    CheckingUsers,
+}
+
+impl SocketError {
+    pub fn code(self) -> ErrorCode {
+        match self {
+            SocketError::MissingMessage => ErrorCode::MissingPayload,
+            SocketError::UnrecognizedMessage | SocketError::NotServed => ErrorCode::UnrecognizedPayload,
+            SocketError::RpcNotFound => ErrorCode::RuntimeFunctionNotFound,
+            SocketError::StatusTooLong | SocketError::InvalidUserId | SocketError::InvalidUsername => {
+                ErrorCode::BadInput
+            }
+            SocketError::CheckingUsers => ErrorCode::RuntimeException,
+        }
+    }
+
+    /// The `error` envelope answering the request `cid`.
+    pub fn envelope(self, cid: Option<&str>) -> String {
+        error(cid, self.code(), &self.to_string())
+    }
+}
+
 #[derive(Deserialize, Debug, Default, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct StatusFollow {
@@ -335,5 +378,17 @@ mod tests {
             error(Some("2"), ErrorCode::BadInput, "Invalid user identifier"),
             r#"{"cid":"2","error":{"code":3,"message":"Invalid user identifier"}}"#
         );
+    }
+
+    #[test]
+    fn socket_errors_carry_their_codes() {
+        assert_eq!(
+            SocketError::InvalidUserId.envelope(Some("2")),
+            r#"{"cid":"2","error":{"code":3,"message":"Invalid user identifier"}}"#
+        );
+        assert_eq!(SocketError::MissingMessage.envelope(None), r#"{"error":{"code":2,"message":"Missing message."}}"#);
+        assert_eq!(SocketError::NotServed.code(), ErrorCode::UnrecognizedPayload);
+        assert_eq!(SocketError::RpcNotFound.code() as i32, 6);
+        assert_eq!(SocketError::CheckingUsers.code() as i32, 0);
     }
 }

@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use uuid::Uuid;
 
 use super::bus::PresenceBus;
-use super::protocol::{self, ErrorCode, Notification, Refusal, Request, UserPresence};
+use super::protocol::{self, Notification, Refusal, Request, SocketError, UserPresence};
 use super::transport::{Flush, FrameReader, FrameWriter};
 use crate::clock::{rfc3339, unix_now};
 use crate::http::limits::ConnectionPermit;
@@ -336,17 +336,11 @@ impl SocketActor {
                 match refusal {
                     Refusal::Malformed => self.close_for_error(Some(normal(REASON_MALFORMED)), ctx),
                     Refusal::MissingPayload => {
-                        self.send_text(
-                            protocol::error(cid.as_deref(), ErrorCode::MissingPayload, "Missing message."),
-                            ctx,
-                        );
+                        self.send_text(SocketError::MissingMessage.envelope(cid.as_deref()), ctx);
                         self.close_for_error(Some(normal(REASON_PROCESSING)), ctx);
                     }
                     Refusal::Unrecognized => {
-                        self.send_text(
-                            protocol::error(cid.as_deref(), ErrorCode::UnrecognizedPayload, "Unrecognized message."),
-                            ctx,
-                        );
+                        self.send_text(SocketError::UnrecognizedMessage.envelope(cid.as_deref()), ctx);
                         self.close_for_error(Some(normal(REASON_PROCESSING)), ctx);
                     }
                 }
@@ -362,20 +356,10 @@ impl SocketActor {
             Request::StatusFollow(follow) => {
                 self.status_follow(cid, follow.user_ids.unwrap_or_default(), follow.usernames.unwrap_or_default(), ctx)
             }
-            Request::Rpc => self.send_text(
-                protocol::error(cid.as_deref(), ErrorCode::RuntimeFunctionNotFound, "RPC function not found"),
-                ctx,
-            ),
+            Request::Rpc => self.send_text(SocketError::RpcNotFound.envelope(cid.as_deref()), ctx),
             Request::Unsupported(_) => {
                 // As Nakama treats a message a hook disabled: code 1, then close.
-                self.send_text(
-                    protocol::error(
-                        cid.as_deref(),
-                        ErrorCode::UnrecognizedPayload,
-                        "Requested resource was not found.",
-                    ),
-                    ctx,
-                );
+                self.send_text(SocketError::NotServed.envelope(cid.as_deref()), ctx);
                 self.begin_close(Some(normal(REASON_PROCESSING)), ctx);
             }
         }
@@ -383,10 +367,9 @@ impl SocketActor {
 
     fn status_update(&mut self, cid: Option<String>, status: Option<String>, ctx: &mut Context<Self>) {
         match status {
-            Some(status) if status.len() > 2048 => self.send_text(
-                protocol::error(cid.as_deref(), ErrorCode::BadInput, "Status must be 2048 characters or less"),
-                ctx,
-            ),
+            Some(status) if status.len() > 2048 => {
+                self.send_text(SocketError::StatusTooLong.envelope(cid.as_deref()), ctx)
+            }
             Some(status) => {
                 self.set_status(status);
                 self.send_text(protocol::ack(cid.as_deref()), ctx);
@@ -400,8 +383,7 @@ impl SocketActor {
 
     fn status_unfollow(&mut self, cid: Option<String>, ids: Vec<String>, ctx: &mut Context<Self>) {
         let Some(mut users) = parse_user_ids(&ids) else {
-            return self
-                .send_text(protocol::error(cid.as_deref(), ErrorCode::BadInput, "Invalid user identifier"), ctx);
+            return self.send_text(SocketError::InvalidUserId.envelope(cid.as_deref()), ctx);
         };
         users.retain(|u| *u != self.id.user_id && self.follows.remove(u));
         self.state.status.unfollow(self.id.session_id, &users);
@@ -416,11 +398,10 @@ impl SocketActor {
         ctx: &mut Context<Self>,
     ) {
         let Some(mut users) = parse_user_ids(&ids) else {
-            return self
-                .send_text(protocol::error(cid.as_deref(), ErrorCode::BadInput, "Invalid user identifier"), ctx);
+            return self.send_text(SocketError::InvalidUserId.envelope(cid.as_deref()), ctx);
         };
         if usernames.iter().any(String::is_empty) {
-            return self.send_text(protocol::error(cid.as_deref(), ErrorCode::BadInput, "Invalid username"), ctx);
+            return self.send_text(SocketError::InvalidUsername.envelope(cid.as_deref()), ctx);
         }
         users.retain(|u| *u != self.id.user_id && !u.is_nil());
         users.sort();
@@ -437,10 +418,7 @@ impl SocketActor {
         ctx.wait(lookup.into_actor(self).map(move |found, actor, ctx| match found {
             Err(e) => {
                 tracing::warn!(error = %e, "status follow lookup failed");
-                actor.send_text(
-                    protocol::error(cid.as_deref(), ErrorCode::RuntimeException, "Could not check users"),
-                    ctx,
-                );
+                actor.send_text(SocketError::CheckingUsers.envelope(cid.as_deref()), ctx);
             }
             Ok(found) => {
                 let mut followed: Vec<Uuid> =

@@ -16,7 +16,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, ErrorKind, Failure};
 use crate::metrics::RevocationCause;
 use crate::AppState;
 
@@ -32,24 +32,25 @@ pub async fn start_session(state: &AppState, user_id: Uuid, username: &str, vars
     if state.cache.invalidation(user_id).is_some_and(|inv| inv.at >= iat - 2) {
         // A ban or delete that landed while this login was under way (after it read the
         // account) must not leave it with a pair: look again, on this rare path only.
-        recheck_account(state, user_id).await?;
+        active_user(state, user_id).await?;
     }
     let tokens = state.tokens.issue(tid, user_id, username, &vars, iat, state.clock.now().max(iat));
     state.live.started(user_id, LiveSession { tid, issued_at: iat, expires_at: tokens.refresh_exp });
     Ok(tokens)
 }
 
-async fn recheck_account(state: &AppState, user_id: Uuid) -> ApiResult<()> {
+/// The user's account, when it still exists and is not banned.
+async fn active_user(state: &AppState, user_id: Uuid) -> ApiResult<entity::users::Model> {
     let user = state
         .store
         .find_user(user_id)
         .await
-        .map_err(ApiError::internal_with("Error finding user account."))?
-        .ok_or_else(|| ApiError::not_found("User account not found."))?;
+        .map_err(|e| Failure::FindingAccount.because(e))?
+        .ok_or(ErrorKind::UserNotFound)?;
     if user.disable_time != 0 {
-        return Err(ApiError::permission_denied("User account banned."));
+        return Err(ErrorKind::UserBanned.into());
     }
-    Ok(())
+    Ok(user)
 }
 
 /// How many tokens one invalidation keeps within its second before later logins of that
@@ -62,7 +63,7 @@ const MAX_KEPT: usize = 16;
 /// or, when the invalidation keeps `MAX_KEPT` tokens already, the login waits for the
 /// next second.
 async fn issue_second(state: &AppState, user_id: Uuid, tid: Uuid) -> ApiResult<i64> {
-    const FAILED: &str = "Error finding or creating user account.";
+    const FAILED: Failure = Failure::FindingOrCreatingAccount;
     // Each pass either returns or sees the stored row change (or a second pass): bounded.
     for _ in 0..MAX_KEPT + 4 {
         let now = state.clock.now();
@@ -80,14 +81,13 @@ async fn issue_second(state: &AppState, user_id: Uuid, tid: Uuid) -> ApiResult<i
             }
             continue;
         }
-        let kept =
-            state.store.keep_token(user_id, inv.at, &inv.kept, tid).await.map_err(ApiError::internal_with(FAILED))?;
+        let kept = state.store.keep_token(user_id, inv.at, &inv.kept, tid).await.map_err(|e| FAILED.because(e))?;
         if kept {
             state.cache.keep(user_id, inv.at, tid);
             return Ok(inv.at);
         }
         // Another login or invalidation changed the stored row first: take it and look again.
-        let stored = state.store.invalidation_of(user_id).await.map_err(ApiError::internal_with(FAILED))?;
+        let stored = state.store.invalidation_of(user_id).await.map_err(|e| FAILED.because(e))?;
         match stored {
             Some(stored) => state.cache.set_invalidation(user_id, stored.into()),
             None => return Ok(state.clock.now().max(inv.at + 1)),
@@ -119,19 +119,10 @@ pub fn verify(state: &AppState, token: &str, kind: TokenKind) -> Option<Claims> 
 /// `POST /v2/account/session/refresh` (session.md §2).
 pub async fn refresh(state: &AppState, token: &str, vars: Vars) -> ApiResult<SessionTokens> {
     if token.is_empty() {
-        return Err(ApiError::invalid("Refresh token is required."));
+        return Err(ErrorKind::RefreshTokenRequired.into());
     }
-    let claims = verify(state, token, TokenKind::Refresh)
-        .ok_or_else(|| ApiError::unauthenticated("Refresh token invalid or expired."))?;
-    let user = state
-        .store
-        .find_user(claims.uid)
-        .await
-        .map_err(ApiError::internal_with("Error finding user account."))?
-        .ok_or_else(|| ApiError::not_found("User account not found."))?;
-    if user.disable_time != 0 {
-        return Err(ApiError::permission_denied("User account banned."));
-    }
+    let claims = verify(state, token, TokenKind::Refresh).ok_or(ErrorKind::RefreshTokenExpired)?;
+    let user = active_user(state, claims.uid).await?;
     // Empty vars keep the old ones: SDKs always send `"vars":{}`.
     let vars = if vars.is_empty() { claims.vrs } else { vars };
     let now = state.clock.now();
@@ -153,7 +144,7 @@ pub async fn logout(state: &AppState, caller: &Claims, token: &str, refresh_toke
             .tokens
             .verify(token, TokenKind::Access, now)
             .filter(|c| c.uid == caller.uid)
-            .ok_or_else(|| ApiError::invalid("Session token invalid."))?;
+            .ok_or(ErrorKind::SessionTokenInvalid)?;
         Some(claims)
     };
     let refresh = if refresh_token.is_empty() {
@@ -163,7 +154,7 @@ pub async fn logout(state: &AppState, caller: &Claims, token: &str, refresh_toke
             .tokens
             .verify(refresh_token, TokenKind::Refresh, now)
             .filter(|c| c.uid == caller.uid)
-            .ok_or_else(|| ApiError::invalid("Refresh token invalid."))?;
+            .ok_or(ErrorKind::RefreshTokenInvalid)?;
         Some(claims)
     };
     if access.is_none() && refresh.is_none() {
@@ -183,7 +174,7 @@ pub async fn revoke(state: &AppState, claims: &Claims, kind: TokenKind) -> ApiRe
         .store
         .insert_revoked_token(claims.tid, cache::kind_code(kind), claims.uid, claims.exp)
         .await
-        .map_err(ApiError::internal_with("Error logging out."))?;
+        .map_err(|e| Failure::LoggingOut.because(e))?;
     state.cache.revoke(claims.uid, claims.tid, kind, claims.exp);
     state.metrics.revocation(RevocationCause::Logout);
     match kind {
@@ -205,7 +196,7 @@ pub async fn invalidate(state: &AppState, user_id: Uuid, cause: EndCause, keep: 
         .store
         .upsert_invalidation(user_id, at, invalidation.expires, &invalidation.kept)
         .await
-        .map_err(ApiError::internal_with("Error logging out."))?;
+        .map_err(|e| Failure::LoggingOut.because(e))?;
     state.cache.set_invalidation(user_id, invalidation.clone());
     state.metrics.revocation(match cause {
         EndCause::LogoutAll => RevocationCause::LogoutAll,
