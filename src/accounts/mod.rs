@@ -8,6 +8,7 @@ pub mod password;
 mod profile;
 mod social;
 pub mod staff;
+pub mod staff_access;
 pub mod validate;
 
 pub use link::{link_custom, link_device, link_email, unlink_column, unlink_custom, unlink_device, unlink_email};

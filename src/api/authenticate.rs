@@ -7,11 +7,11 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::auth::require_server_key;
-use super::body::JsonBody;
-use super::query::AuthQuery;
 use crate::accounts::{self, Authenticated};
 use crate::error::{ApiError, ApiResult, Code};
+use crate::http::auth::require_server_key;
+use crate::http::body::JsonBody;
+use crate::http::query::AuthQuery;
 use crate::metrics::{AuthMethod, AuthOutcome};
 use crate::sessions::{self, SessionTokens, Vars};
 use crate::social::gamecenter::Credential;
@@ -134,7 +134,7 @@ pub struct AccountGameCenter {
     player_id: Option<String>,
     #[serde(alias = "bundleId")]
     bundle_id: Option<String>,
-    #[serde(alias = "timestampSeconds", default, deserialize_with = "super::body::proto_int64")]
+    #[serde(alias = "timestampSeconds", default, deserialize_with = "crate::http::body::proto_int64")]
     timestamp_seconds: i64,
     salt: Option<String>,
     signature: Option<String>,

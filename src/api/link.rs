@@ -5,12 +5,12 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::auth::require_session;
 use super::authenticate::{AccountGameCenter, AccountInstantGame, AccountToken};
-use super::body::JsonBody;
-use super::query::QueryString;
 use crate::accounts;
 use crate::error::ApiResult;
+use crate::http::auth::require_session;
+use crate::http::body::JsonBody;
+use crate::http::query::QueryString;
 use crate::AppState;
 
 #[derive(Deserialize, Default)]

@@ -1,9 +1,44 @@
 //! Query strings as the gateway parses them (http-conventions.md §4): proto or camelCase
 //! names, case-sensitive, Go `strconv.ParseBool`, one value per single-valued field.
 
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
 use percent_encoding::percent_decode_str;
 
 use crate::error::{ApiError, ApiResult};
+
+/// The query parameters a handler reads, parsed (and their values checked) in one go.
+pub trait FromQuery: Sized {
+    fn from_query(query: &str) -> ApiResult<Self>;
+}
+
+/// A parsed query as an extractor of its own, for the console: it authenticates staff
+/// first, so it takes `Result<Query<Q>, ApiError>` and answers a query error when it reads
+/// it. Client calls name their query inside `Call` instead.
+pub struct Query<Q = QueryString>(pub Q);
+
+impl<Q: FromQuery> FromRequest for Query<Q> {
+    type Error = ApiError;
+    type Future = Ready<ApiResult<Self>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Q::from_query(req.query_string()).map(Query))
+    }
+}
+
+impl FromQuery for QueryString {
+    fn from_query(query: &str) -> ApiResult<Self> {
+        QueryString::parse(query)
+    }
+}
+
+impl FromQuery for AuthQuery {
+    fn from_query(query: &str) -> ApiResult<Self> {
+        AuthQuery::parse(query)
+    }
+}
 
 pub struct QueryString {
     pairs: Vec<(String, String)>,
