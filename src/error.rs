@@ -243,11 +243,6 @@ pub enum ErrorKind {
     /// A provider refused the credential: "Could not authenticate Apple profile.", ...
     #[error("{}", .0.texts().refused)]
     ProviderRefused(LoginKind),
-
-    // Transitional: removed when the remaining files are converted. Built by the old
-    // constructors (`ApiError::new`, `invalid`, ...) with a free-text message.
-    #[error("{message}")]
-    Unconverted { code: Code, message: Cow<'static, str> },
 }
 
 impl ErrorKind {
@@ -325,7 +320,6 @@ impl ErrorKind {
             | InvalidCredentials | ConsoleAuthRequired | ConsoleAuthInvalid | ProviderRefused(_) => {
                 Code::Unauthenticated
             }
-            Unconverted { code, .. } => *code,
         }
     }
 }
@@ -371,6 +365,9 @@ pub enum Failure {
     CheckingConsoleCredentials,
     #[error("Error creating console token.")]
     CreatingConsoleToken,
+    /// A listener without the application's state (never with apps `lib.rs` builds).
+    #[error("Error reading the server state.")]
+    ReadingServerState,
 }
 
 impl Failure {
@@ -417,39 +414,6 @@ impl From<Failure> for ApiError {
 impl ApiError {
     pub fn kind(&self) -> &ErrorKind {
         &self.kind
-    }
-}
-
-// Transitional: removed when the remaining files are converted. The old constructors
-// build an `ErrorKind::Unconverted` from a code and a free-text message.
-impl ApiError {
-    pub fn new(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
-        let message = message.into();
-        Self { code, message: message.clone(), kind: ErrorKind::Unconverted { code, message } }
-    }
-    pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(Code::InvalidArgument, message)
-    }
-    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(Code::NotFound, message)
-    }
-    pub fn already_exists(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(Code::AlreadyExists, message)
-    }
-    pub fn permission_denied(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(Code::PermissionDenied, message)
-    }
-    pub fn unauthenticated(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(Code::Unauthenticated, message)
-    }
-    /// An internal failure: the cause goes to the log, the client sees only `message`.
-    pub fn internal<E: Display + 'static>(message: &'static str, cause: E) -> Self {
-        log_cause(&message, cause);
-        Self::new(Code::Internal, message)
-    }
-    /// Adapter for `map_err`: `.map_err(ApiError::internal_with("Error finding user account."))`.
-    pub fn internal_with<E: Display + 'static>(message: &'static str) -> impl FnOnce(E) -> ApiError {
-        move |cause| ApiError::internal(message, cause)
     }
 }
 
@@ -575,6 +539,7 @@ pub(crate) fn every_kind() -> Vec<ErrorKind> {
         Failure::ListingAuditTrail,
         Failure::CheckingConsoleCredentials,
         Failure::CreatingConsoleToken,
+        Failure::ReadingServerState,
     ];
     // Every kind's per-kind answers, where the kind has one.
     let per_kind = LoginKind::ALL.into_iter().flat_map(|k| {
@@ -620,9 +585,9 @@ mod tests {
                 | Failure::ListingUsers
                 | Failure::ListingAuditTrail
                 | Failure::CheckingConsoleCredentials
-                | Failure::CreatingConsoleToken => true,
+                | Failure::CreatingConsoleToken
+                | Failure::ReadingServerState => true,
             },
-            Unconverted { .. } => false,
             BodyUnreadable(_) | BodyTooLarge | BodyNotObject { .. } | BodySyntax(_) | QueryRepeated { .. } => true,
             QueryNotBool { .. } | QueryNotInt { .. } | QueryEscape { .. } | QueryUtf8 => true,
             DeviceIdRequired | DeviceIdMissing | DeviceIdCharacters | DeviceIdLength => true,
@@ -698,13 +663,5 @@ mod tests {
         assert_eq!(response.headers().get(header::WWW_AUTHENTICATE).unwrap(), "Auth token invalid");
         let response = ApiError::from(ErrorKind::UserNotFound).error_response();
         assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
-    }
-
-    #[test]
-    fn transitional_constructors_render_as_before() {
-        let error = ApiError::not_found("Not Found");
-        assert_eq!((error.code, error.message.as_ref()), (Code::NotFound, "Not Found"));
-        assert_eq!(error.kind().code(), Code::NotFound);
-        assert_eq!(error.kind().to_string(), "Not Found");
     }
 }

@@ -402,9 +402,8 @@ mod tests {
             let error = ApiError::from(kind.clone());
             assert_eq!(AuthOutcome::of(&error), outcome_by_code(kind.code()), "{kind:?}");
         }
-        let message = "Could not authenticate Apple profile.".into();
-        let unconverted = ApiError::from(ErrorKind::Unconverted { code: Code::Unauthenticated, message });
-        assert_eq!(AuthOutcome::of(&unconverted), AuthOutcome::WrongCredentials);
+        let refused = ApiError::from(ErrorKind::ProviderRefused(crate::accounts::LoginKind::Apple));
+        assert_eq!(AuthOutcome::of(&refused), AuthOutcome::WrongCredentials);
         assert_eq!(AuthOutcome::of(&ErrorKind::UserBanned.into()), AuthOutcome::Banned);
         assert_eq!(AuthOutcome::of(&ErrorKind::TryAgainLater.into()), AuthOutcome::Throttled);
     }

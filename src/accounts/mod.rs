@@ -9,6 +9,7 @@ pub mod password;
 mod profile;
 mod social;
 pub mod staff;
+pub mod staff_access;
 pub mod validate;
 
 pub use link::{link, unlink};

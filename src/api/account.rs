@@ -1,88 +1,15 @@
 //! `GET/PUT/DELETE /v2/account` and `GET /v2/user` (account.md §1-4).
 
-use actix_web::{web, HttpRequest, HttpResponse};
-use entity::users;
+use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::auth::require_session;
-use super::body::JsonBody;
-use super::query::QueryString;
 use crate::accounts;
 use crate::clock::rfc3339;
 use crate::error::ApiResult;
+use crate::http::users::User;
+use crate::http::{Call, Caller, JsonBody, NoBody, QueryString};
 use crate::store::AccountUpdate;
 use crate::AppState;
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-fn is_zero(n: &i32) -> bool {
-    *n == 0
-}
-
-/// The public profile, keys in proto field order, defaults omitted.
-#[derive(Serialize)]
-pub struct User {
-    id: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    username: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    display_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    avatar_url: Option<String>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    lang_tag: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    location: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timezone: Option<String>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    metadata: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    facebook_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    google_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gamecenter_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    steam_id: Option<String>,
-    #[serde(skip_serializing_if = "is_false")]
-    online: bool,
-    #[serde(skip_serializing_if = "is_zero")]
-    edge_count: i32,
-    create_time: String,
-    update_time: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    facebook_instant_game_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    apple_id: Option<String>,
-}
-
-impl User {
-    pub fn from_model(u: users::Model, online: bool) -> Self {
-        let some = |v: Option<String>| v.filter(|s| !s.is_empty());
-        User {
-            id: u.id.to_string(),
-            username: u.username,
-            display_name: some(u.display_name),
-            avatar_url: some(u.avatar_url),
-            lang_tag: u.lang_tag,
-            location: some(u.location),
-            timezone: some(u.timezone),
-            metadata: u.metadata,
-            facebook_id: some(u.facebook_id),
-            google_id: some(u.google_id),
-            gamecenter_id: some(u.gamecenter_id),
-            steam_id: some(u.steam_id),
-            online,
-            edge_count: u.edge_count,
-            create_time: rfc3339(u.create_time),
-            update_time: rfc3339(u.update_time),
-            facebook_instant_game_id: some(u.facebook_instant_game_id),
-            apple_id: some(u.apple_id),
-        }
-    }
-}
 
 #[derive(Serialize)]
 struct DeviceBody {
@@ -104,8 +31,7 @@ struct AccountBody {
     verify_time: Option<String>,
 }
 
-pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
+pub async fn get(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let account = accounts::get_account(&state, caller.uid).await?;
     let u = account.user;
     let body = AccountBody {
@@ -133,12 +59,10 @@ pub struct UpdateAccountRequest {
 }
 
 pub async fn update(
-    req: HttpRequest,
+    call: Call<Caller, JsonBody<UpdateAccountRequest>>,
     state: web::Data<AppState>,
-    body: JsonBody<UpdateAccountRequest>,
 ) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    let JsonBody(b) = body;
+    let Call { auth: caller, body: JsonBody(b), .. } = call;
     let update = AccountUpdate {
         username: b.username,
         display_name: b.display_name,
@@ -152,8 +76,7 @@ pub async fn update(
     Ok(super::empty())
 }
 
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
+pub async fn delete(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     accounts::delete_account(&state, caller.uid).await?;
     Ok(super::empty())
 }
@@ -164,9 +87,8 @@ struct UsersBody {
     users: Vec<User>,
 }
 
-pub async fn get_users(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let query = QueryString::parse(req.query_string())?;
-    require_session(&req, &state)?;
+pub async fn get_users(call: Call<Caller, NoBody, QueryString>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let query = call.query;
     let ids = query.all("ids", "ids");
     let usernames = query.all("usernames", "usernames");
     let facebook_ids = query.all("facebook_ids", "facebookIds");

@@ -1,19 +1,18 @@
 //! `POST /v2/account/authenticate/*` (authenticate.md), and the routes of every login kind
 //! for authenticate, link and unlink, taken from the kinds' table with each kind's body.
-//! Order: body (extractor), query, server key, then the domain's checks.
+//! Order: body, query, server key (`Call`), then the domain's checks.
 
 use std::time::Instant;
 
-use actix_web::{web, HttpRequest, HttpResponse, Route};
+use actix_web::{web, HttpResponse, Route};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::auth::require_server_key;
-use super::body::JsonBody;
 use super::link::{EmailBody, IdBody, LinkSteamBody};
-use super::query::AuthQuery;
 use crate::accounts::{self, Authenticated, Credential, LoginKind, Proof};
 use crate::error::ApiResult;
+use crate::http::query::AuthQuery;
+use crate::http::{Call, Caller, FromQuery, JsonBody, QueryString, ServerKey};
 use crate::metrics::{AuthMethod, AuthOutcome};
 use crate::sessions::{self, SessionTokens, Vars};
 use crate::social::gamecenter;
@@ -40,29 +39,70 @@ pub trait CredentialBody: DeserializeOwned + Default + 'static {
     }
 }
 
-/// The route of `kind` for `op`, with the body that kind's endpoint reads.
+/// The route of `kind` for `op`, with the body (and query) that kind's endpoint reads.
 pub fn route(kind: LoginKind, op: Op) -> Route {
     use LoginKind::*;
     match (op, kind) {
-        (Op::Authenticate, Device | Custom) => post::<AccountId>(kind, op),
-        (Op::Authenticate, Email) => post::<AccountEmail>(kind, op),
-        (_, Device | Custom) => post::<IdBody>(kind, op),
-        (_, Email) => post::<EmailBody>(kind, op),
-        (Op::Link, Steam) => post::<LinkSteamBody>(kind, op),
-        (_, Apple | Facebook | Google | Steam) => post::<AccountToken>(kind, op),
-        (_, FacebookInstantGame) => post::<AccountInstantGame>(kind, op),
-        (_, GameCenter) => post::<AccountGameCenter>(kind, op),
+        (Op::Authenticate, Device | Custom) => authenticate_route::<AccountId>(kind),
+        (Op::Authenticate, Email) => authenticate_route::<AccountEmail>(kind),
+        (Op::Authenticate, Apple | Facebook | Google | Steam) => authenticate_route::<AccountToken>(kind),
+        (Op::Authenticate, FacebookInstantGame) => authenticate_route::<AccountInstantGame>(kind),
+        (Op::Authenticate, GameCenter) => authenticate_route::<AccountGameCenter>(kind),
+        (_, Device | Custom) => link_route::<IdBody>(kind, op),
+        (_, Email) => link_route::<EmailBody>(kind, op),
+        (Op::Link, Steam) => link_route::<LinkSteamBody>(kind, op),
+        (_, Apple | Facebook | Google | Steam) => link_route::<AccountToken>(kind, op),
+        (_, FacebookInstantGame) => link_route::<AccountInstantGame>(kind, op),
+        (_, GameCenter) => link_route::<AccountGameCenter>(kind, op),
     }
 }
 
-fn post<B: CredentialBody>(kind: LoginKind, op: Op) -> Route {
-    web::post().to(move |req: HttpRequest, state: web::Data<AppState>, body: JsonBody<B>| async move {
-        match op {
-            Op::Authenticate => authenticate(kind, req, state, body).await,
-            Op::Link => super::link::link(kind, req, state, body).await,
-            Op::Unlink => super::link::unlink(kind, req, state, body).await,
+/// authenticate's query: `create`, `username`, and `sync` for the kinds that import friends.
+fn authenticate_route<B: CredentialBody>(kind: LoginKind) -> Route {
+    match kind.imports_friends() {
+        true => web::post().to(move |call: Call<ServerKey, JsonBody<B>, WithSync>, state: web::Data<AppState>| {
+            authenticate(kind, call.body, call.query.0, state)
+        }),
+        false => web::post().to(move |call: Call<ServerKey, JsonBody<B>, AuthQuery>, state: web::Data<AppState>| {
+            authenticate(kind, call.body, call.query, state)
+        }),
+    }
+}
+
+/// link and unlink read no query, except link/facebook its `sync`.
+fn link_route<B: CredentialBody>(kind: LoginKind, op: Op) -> Route {
+    use super::link::{link, unlink};
+    match (op, kind) {
+        (Op::Link, LoginKind::Facebook) => {
+            web::post().to(move |call: Call<Caller, JsonBody<B>, LinkSync>, state: web::Data<AppState>| {
+                link(kind, call.auth, call.body, Some(call.query.0), state)
+            })
         }
-    })
+        (Op::Link, _) => web::post().to(move |call: Call<Caller, JsonBody<B>>, state: web::Data<AppState>| {
+            link(kind, call.auth, call.body, None, state)
+        }),
+        _ => web::post().to(move |call: Call<Caller, JsonBody<B>>, state: web::Data<AppState>| {
+            unlink(kind, call.auth, call.body, state)
+        }),
+    }
+}
+
+/// `create`, `username` and `sync` (default false): authenticate/facebook and /steam.
+struct WithSync(AuthQuery);
+
+impl FromQuery for WithSync {
+    fn from_query(query: &str) -> ApiResult<Self> {
+        AuthQuery::parse_with_sync(query).map(WithSync)
+    }
+}
+
+/// link/facebook's `sync`, default true.
+struct LinkSync(bool);
+
+impl FromQuery for LinkSync {
+    fn from_query(query: &str) -> ApiResult<Self> {
+        QueryString::parse(query)?.bool("sync", "sync", true).map(LinkSync)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -126,17 +166,10 @@ fn record(state: &AppState, method: AuthMethod, started: Instant, result: &ApiRe
 
 async fn authenticate<B: CredentialBody>(
     kind: LoginKind,
-    req: HttpRequest,
+    JsonBody(mut body): JsonBody<B>,
+    query: AuthQuery,
     state: web::Data<AppState>,
-    body: JsonBody<B>,
 ) -> ApiResult<HttpResponse> {
-    // `sync` is read only by the kinds that import friends.
-    let query = match kind.imports_friends() {
-        true => AuthQuery::parse_with_sync(req.query_string())?,
-        false => AuthQuery::parse(req.query_string())?,
-    };
-    require_server_key(&req, &state)?;
-    let JsonBody(mut body) = body;
     let vars = body.take_vars();
     let credential = Credential { kind, proof: body.proof() };
     let started = Instant::now();
@@ -167,7 +200,7 @@ pub struct AccountGameCenter {
     player_id: Option<String>,
     #[serde(alias = "bundleId")]
     bundle_id: Option<String>,
-    #[serde(alias = "timestampSeconds", default, deserialize_with = "super::body::proto_int64")]
+    #[serde(alias = "timestampSeconds", default, deserialize_with = "crate::http::body::proto_int64")]
     timestamp_seconds: i64,
     salt: Option<String>,
     signature: Option<String>,

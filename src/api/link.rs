@@ -2,15 +2,13 @@
 //! routes come from `authenticate::route`). Query strings are ignored here except `sync`
 //! of link/facebook; `vars` in a body is accepted and ignored.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::auth::require_session;
 use super::authenticate::{text, AccountToken, CredentialBody};
-use super::body::JsonBody;
-use super::query::QueryString;
 use crate::accounts::{self, Credential, LoginKind, Proof};
 use crate::error::ApiResult;
+use crate::http::{Caller, JsonBody};
 use crate::AppState;
 
 /// Device and custom id: `{id}`.
@@ -53,32 +51,26 @@ impl CredentialBody for LinkSteamBody {
     }
 }
 
+/// `sync` comes from link/facebook's query or link/steam's body, default true.
 pub(super) async fn link<B: CredentialBody>(
     kind: LoginKind,
-    req: HttpRequest,
+    caller: Caller,
+    JsonBody(body): JsonBody<B>,
+    query_sync: Option<bool>,
     state: web::Data<AppState>,
-    body: JsonBody<B>,
 ) -> ApiResult<HttpResponse> {
-    // link/facebook alone reads its query: `sync`, default true.
-    let sync = match kind {
-        LoginKind::Facebook => QueryString::parse(req.query_string())?.bool("sync", "sync", true)?,
-        _ => true,
-    };
-    let caller = require_session(&req, &state)?;
-    let JsonBody(body) = body;
     let credential = Credential { kind, proof: body.proof() };
-    accounts::link(&state, caller.uid, &credential, body.sync().unwrap_or(sync)).await?;
+    let sync = body.sync().or(query_sync).unwrap_or(true);
+    accounts::link(&state, caller.uid, &credential, sync).await?;
     Ok(super::empty())
 }
 
 pub(super) async fn unlink<B: CredentialBody>(
     kind: LoginKind,
-    req: HttpRequest,
+    caller: Caller,
+    JsonBody(body): JsonBody<B>,
     state: web::Data<AppState>,
-    body: JsonBody<B>,
 ) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    let JsonBody(body) = body;
     accounts::unlink(&state, caller.uid, &Credential { kind, proof: body.proof() }).await?;
     Ok(super::empty())
 }

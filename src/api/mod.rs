@@ -2,12 +2,9 @@
 //! methods. Handlers parse and authenticate, then call the domain; no SQL here.
 
 pub mod account;
-pub mod auth;
 pub mod authenticate;
-pub mod body;
 pub mod friend;
 pub mod link;
-pub mod query;
 pub mod session;
 pub mod ws;
 

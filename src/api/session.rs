@@ -1,12 +1,11 @@
 //! `POST /v2/account/session/refresh` and `POST /v2/session/logout` (session.md §2-3).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::auth::{require_server_key, require_session};
 use super::authenticate::session_response;
-use super::body::JsonBody;
 use crate::error::ApiResult;
+use crate::http::{Call, Caller, JsonBody, ServerKey};
 use crate::sessions::{self, Vars};
 use crate::AppState;
 
@@ -24,23 +23,19 @@ pub struct SessionLogout {
 }
 
 pub async fn refresh(
-    req: HttpRequest,
+    call: Call<ServerKey, JsonBody<SessionRefresh>>,
     state: web::Data<AppState>,
-    body: JsonBody<SessionRefresh>,
 ) -> ApiResult<HttpResponse> {
-    require_server_key(&req, &state)?;
-    let JsonBody(SessionRefresh { token, vars }) = body;
+    let JsonBody(SessionRefresh { token, vars }) = call.body;
     let tokens = sessions::refresh(&state, token.as_deref().unwrap_or(""), vars.unwrap_or_default()).await?;
     Ok(session_response(false, tokens))
 }
 
 pub async fn logout(
-    req: HttpRequest,
+    call: Call<Caller, JsonBody<SessionLogout>>,
     state: web::Data<AppState>,
-    body: JsonBody<SessionLogout>,
 ) -> ApiResult<HttpResponse> {
-    let caller = require_session(&req, &state)?;
-    let JsonBody(SessionLogout { token, refresh_token }) = body;
+    let Call { auth: caller, body: JsonBody(SessionLogout { token, refresh_token }), .. } = call;
     sessions::logout(&state, &caller, token.as_deref().unwrap_or(""), refresh_token.as_deref().unwrap_or("")).await?;
     Ok(super::empty())
 }

@@ -16,8 +16,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
 
-use super::query::{go_parse_bool, QueryString};
 use crate::http::limits::Connection;
+use crate::http::query::{go_parse_bool, QueryString};
 use crate::realtime::new_session_id;
 use crate::realtime::socket::{self, SocketIdentity};
 use crate::sessions::{self, TokenKind};

@@ -1,19 +1,19 @@
 //! `/v2/console/account…` (console.md §3): list, get, update, delete, ban, unban, unlink,
 //! friends. Each write calls the same domain function as the client API and is audited.
 
-use actix_web::{web, HttpRequest};
+use actix_web::web;
 use entity::users;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::auth::{audit, outcome, Staff};
+use super::auth::outcome;
 use super::{empty, json_ok, ConsoleError, ConsoleResult};
+use crate::accounts::staff_access::audit;
 use crate::accounts::{self, staff, Credential, LoginKind, Proof};
-use crate::api::body::JsonBody;
-use crate::api::query::QueryString;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult, ErrorKind, Failure};
+use crate::http::{JsonBody, Query, Staff};
 use crate::store::AccountUpdate;
 use crate::AppState;
 
@@ -66,8 +66,8 @@ fn time_or_null(t: i64) -> Value {
 }
 
 /// `GET /v2/console/account?filter=&cursor=`
-pub async fn list(_: Staff, req: HttpRequest, state: web::Data<AppState>) -> ConsoleResult {
-    let query = QueryString::parse(req.query_string())?;
+pub async fn list(_: Staff, query: Result<Query, ApiError>, state: web::Data<AppState>) -> ConsoleResult {
+    let Query(query) = query?;
     let filter = query.string("filter", "filter")?;
     let cursor = query.string("cursor", "cursor")?;
     let page = staff::list_accounts(&state, filter.trim(), &cursor).await?;
@@ -169,12 +169,12 @@ pub async fn update(
 /// and has no further effect.
 pub async fn delete(
     staff: Staff,
-    req: HttpRequest,
     path: web::Path<String>,
+    query: Result<Query, ApiError>,
     state: web::Data<AppState>,
 ) -> ConsoleResult {
     let id = not_system(user_id(&path)?, ErrorKind::CannotDeleteSystemUser)?;
-    let query = QueryString::parse(req.query_string())?;
+    let Query(query) = query?;
     query.bool("record_deletion", "recordDeletion", false)?;
     let result = accounts::delete_account(&state, id).await;
     audit(&state, &staff.username, &staff.address, "delete", &id.to_string(), &outcome(&result)).await;
@@ -243,7 +243,7 @@ pub async fn friends(_: Staff, path: web::Path<String>, state: web::Data<AppStat
     let id = user_id(&path)?;
     accounts::get_account(&state, id).await?;
     let page = accounts::friends::list(&state, id, None, None, "").await?;
-    let mut body = serde_json::to_value(crate::api::friend::friend_list(&state, page)).unwrap_or_default();
+    let mut body = serde_json::to_value(crate::http::users::friend_list(&state, page)).unwrap_or_default();
     // The console prints every field, empty ones included.
     if let Value::Object(map) = &mut body {
         map.entry("friends").or_insert_with(|| json!([]));

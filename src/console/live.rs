@@ -14,10 +14,10 @@ use actix_web::HttpResponse;
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 
-use super::auth::Staff;
 use super::node::node_status;
 use super::ConsoleResult;
 use crate::error::ErrorKind;
+use crate::http::Staff;
 use crate::metrics::{buckets, quantile_between, AuthMethod, AuthOutcome};
 use crate::AppState;
 

@@ -7,15 +7,15 @@ mod live;
 mod node;
 mod web;
 
-pub use auth::StaffTokens;
 pub use live::{sample_loop, LiveFeed};
 
 use std::time::SystemTime;
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{web as aw, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web as aw, HttpResponse, ResponseError};
 
 use crate::error::{ApiError, ErrorKind};
+use crate::http::staff::StaffTokens;
 use crate::AppState;
 
 /// What the console keeps between requests.
@@ -98,11 +98,6 @@ pub async fn metrics(state: aw::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type(prometheus::TEXT_FORMAT).body(m.render())
 }
 
-/// The client's address for the audit trail.
-fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()
-}
-
 pub fn routes(cfg: &mut aw::ServiceConfig) {
     use aw::{delete, get, post, resource};
     cfg.service(resource("/").route(get().to(web::index)))
@@ -148,9 +143,4 @@ pub async fn load_revocations(state: &AppState) -> Result<(), sea_orm::DbErr> {
         state.console.tokens.revoke(cki, expires_at);
     }
     Ok(())
-}
-
-/// Every code the console answers with maps as on the client API.
-pub(crate) fn unauthenticated(refusal: ErrorKind) -> ConsoleError {
-    ConsoleError(refusal.into())
 }

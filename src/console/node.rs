@@ -3,14 +3,13 @@
 
 use std::time::UNIX_EPOCH;
 
-use actix_web::{web, HttpRequest};
+use actix_web::web;
 use serde_json::json;
 
-use super::auth::Staff;
 use super::{json_ok, ConsoleResult};
-use crate::api::query::QueryString;
 use crate::clock::rfc3339;
-use crate::error::{ErrorKind, Failure};
+use crate::error::{ApiError, ErrorKind, Failure};
+use crate::http::{Query, Staff};
 use crate::AppState;
 
 /// Threads of this process: what Hearth reports as `goroutine_count`.
@@ -73,8 +72,8 @@ pub async fn config(_: Staff, state: web::Data<AppState>) -> ConsoleResult {
 const AUDIT_PAGE: u64 = 50;
 
 /// Newest first, 50 a page; `next_cursor` is the id to continue below (empty at the end).
-pub async fn audit(_: Staff, req: HttpRequest, state: web::Data<AppState>) -> ConsoleResult {
-    let query = QueryString::parse(req.query_string())?;
+pub async fn audit(_: Staff, query: Result<Query, ApiError>, state: web::Data<AppState>) -> ConsoleResult {
+    let Query(query) = query?;
     let cursor = query.string("cursor", "cursor")?;
     let before = match cursor.as_str() {
         "" => None,

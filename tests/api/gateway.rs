@@ -305,3 +305,65 @@ async fn post_gzip(app: &TestApp, path: &str, body: &[u8]) -> crate::helpers::Re
         .unwrap();
     crate::helpers::Reply::from(res).await
 }
+
+/// Sends `method path` without any Authorization, its head first and its body 200 ms later,
+/// so that a header check is decided long before the body is: the order of checks must not
+/// depend on which one finishes first. Returns the status and the JSON body.
+async fn late_body_without_auth(app: &TestApp, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = crate::raw::connect(&app.addr).await;
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n", body.len());
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let (head, body) = crate::raw::read_response(&mut stream).await;
+    (head[9..12].parse().unwrap(), serde_json::from_slice(&body).unwrap())
+}
+
+const NOT_AN_OBJECT: &str = "proto: syntax error (line 1:1): unexpected token [";
+
+storage_free!(body_errors_come_before_the_session);
+async fn body_errors_come_before_the_session(app: TestApp) {
+    let res = app.client.put(app.url("/v2/account")).body("[1]").send().await.unwrap();
+    crate::helpers::Reply::from(res).await.assert_error(400, 3, NOT_AN_OBJECT);
+    post_with_auth(&app, "/v2/session/logout", None, "[1]").await.assert_error(400, 3, NOT_AN_OBJECT);
+    let late = late_body_without_auth(&app, "PUT", "/v2/account", "[1]").await;
+    assert_eq!(late, (400, serde_json::json!({"code": 3, "message": NOT_AN_OBJECT})));
+    let late = late_body_without_auth(&app, "POST", "/v2/session/logout", "[1]").await;
+    assert_eq!(late, (400, serde_json::json!({"code": 3, "message": NOT_AN_OBJECT})));
+}
+
+storage_free!(body_errors_come_before_the_server_key);
+async fn body_errors_come_before_the_server_key(app: TestApp) {
+    post_with_auth(&app, "/v2/account/session/refresh", None, "[1]").await.assert_error(400, 3, NOT_AN_OBJECT);
+    let late = late_body_without_auth(&app, "POST", "/v2/account/session/refresh", "[1]").await;
+    assert_eq!(late, (400, serde_json::json!({"code": 3, "message": NOT_AN_OBJECT})));
+    let late = late_body_without_auth(&app, "POST", DEVICE, "[1]").await;
+    assert_eq!(late, (400, serde_json::json!({"code": 3, "message": NOT_AN_OBJECT})));
+}
+
+storage_free!(query_errors_come_before_the_session);
+async fn query_errors_come_before_the_session(app: TestApp) {
+    let res = app.client.get(app.url("/v2/friend?limit=ten")).send().await.unwrap();
+    crate::helpers::Reply::from(res).await.assert_error(
+        400,
+        3,
+        "parsing field \"limit\": strconv.ParseInt: parsing \"ten\": invalid syntax",
+    );
+    let res = app.client.get(app.url("/v2/user?ids=%zz")).send().await.unwrap();
+    crate::helpers::Reply::from(res).await.assert_error(400, 3, "invalid URL escape \"%zz\"");
+    // A late body with a bad query: the query is read after the body, before the key.
+    let late = late_body_without_auth(&app, "POST", &format!("{DEVICE}?create=maybe"), "{}").await;
+    let message = "parsing field \"create\": strconv.ParseBool: parsing \"maybe\": invalid syntax";
+    assert_eq!(late, (400, serde_json::json!({"code": 3, "message": message})));
+}
+
+storage_free!(a_good_body_and_query_still_need_the_session);
+async fn a_good_body_and_query_still_need_the_session(app: TestApp) {
+    let late = late_body_without_auth(&app, "PUT", "/v2/account", "{}").await;
+    assert_eq!(late, (401, serde_json::json!({"code": 16, "message": "Auth token required"})));
+    let res = app.client.get(app.url("/v2/friend?limit=10")).send().await.unwrap();
+    crate::helpers::Reply::from(res).await.assert_error(401, 16, "Auth token required");
+    let late = late_body_without_auth(&app, "POST", "/v2/account/session/refresh", "{}").await;
+    assert_eq!(late, (401, serde_json::json!({"code": 16, "message": "Server key required"})));
+}

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use hearth::api::account::UpdateAccountRequest;
 use hearth::api::authenticate::{AccountEmail, AccountGameCenter, AccountInstantGame, AccountToken};
-use hearth::api::body::{decode, parse};
 use hearth::api::session::SessionLogout;
 use hearth::error::Code;
+use hearth::http::body::{decode, parse};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;

@@ -1,8 +1,8 @@
 //! Query strings (http-conventions.md §4): `&`/`=` splitting, `+` and `%XX` unescaping,
 //! proto and camelCase names, Go's `strconv.ParseBool`, int32 values, repeated fields.
 
-use hearth::api::query::{go_parse_bool, QueryString};
 use hearth::error::{ApiError, Code};
+use hearth::http::query::{go_parse_bool, QueryString};
 use proptest::prelude::*;
 
 use crate::alloc::peak_during;

@@ -11,7 +11,7 @@ use actix_web::{http::header, web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, Code};
+use crate::error::{ApiError, ErrorKind};
 use crate::AppState;
 
 /// A decoded JSON body.
@@ -33,9 +33,9 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonBody<T> {
         Box::pin(async move {
             let mut raw = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::invalid(e.to_string()))?;
+                let chunk = chunk.map_err(|e| ApiError::from(ErrorKind::BodyUnreadable(e.to_string())))?;
                 if raw.len() + chunk.len() > limit {
-                    return Err(ApiError::invalid("http: request body too large"));
+                    return Err(ErrorKind::BodyTooLarge.into());
                 }
                 raw.extend_from_slice(&chunk);
             }
@@ -61,10 +61,7 @@ pub fn decode(raw: &[u8], encoding: Option<&str>, limit: usize) -> Result<Vec<u8
         return Ok(Vec::new());
     }
     if out.len() > limit {
-        return Err(ApiError::new(
-            Code::ResourceExhausted,
-            format!("trying to send message larger than max ({} vs. {limit})", out.len()),
-        ));
+        return Err(ErrorKind::MessageTooLarge { size: out.len(), limit }.into());
     }
     Ok(out)
 }
@@ -86,16 +83,12 @@ pub fn parse<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError>
         return Ok(T::default());
     };
     if bytes[start] != b'{' {
-        return Err(ApiError::invalid(format!(
-            "proto: syntax error (line 1:{}): unexpected token {}",
-            start + 1,
-            first_token(&bytes[start..])
-        )));
+        return Err(ErrorKind::BodyNotObject { column: start + 1, token: first_token(&bytes[start..]) }.into());
     }
     let mut values = serde_json::Deserializer::from_slice(&bytes[start..]).into_iter::<T>();
     match values.next() {
         Some(Ok(value)) => Ok(value),
-        Some(Err(e)) => Err(ApiError::invalid(format!("proto: {e}"))),
+        Some(Err(e)) => Err(ErrorKind::BodySyntax(e.to_string()).into()),
         None => Ok(T::default()),
     }
 }

@@ -1,9 +1,44 @@
 //! Query strings as the gateway parses them (http-conventions.md §4): proto or camelCase
 //! names, case-sensitive, Go `strconv.ParseBool`, one value per single-valued field.
 
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
 use percent_encoding::percent_decode_str;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorKind};
+
+/// The query parameters a handler reads, parsed (and their values checked) in one go.
+pub trait FromQuery: Sized {
+    fn from_query(query: &str) -> ApiResult<Self>;
+}
+
+/// A parsed query as an extractor of its own, for the console: it authenticates staff
+/// first, so it takes `Result<Query<Q>, ApiError>` and answers a query error when it reads
+/// it. Client calls name their query inside `Call` instead.
+pub struct Query<Q = QueryString>(pub Q);
+
+impl<Q: FromQuery> FromRequest for Query<Q> {
+    type Error = ApiError;
+    type Future = Ready<ApiResult<Self>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Q::from_query(req.query_string()).map(Query))
+    }
+}
+
+impl FromQuery for QueryString {
+    fn from_query(query: &str) -> ApiResult<Self> {
+        QueryString::parse(query)
+    }
+}
+
+impl FromQuery for AuthQuery {
+    fn from_query(query: &str) -> ApiResult<Self> {
+        AuthQuery::parse(query)
+    }
+}
 
 pub struct QueryString {
     pairs: Vec<(String, String)>,
@@ -47,7 +82,7 @@ impl QueryString {
         match values.len() {
             0 => Ok(None),
             1 => Ok(values.into_iter().next()),
-            _ => Err(ApiError::invalid(format!("too many values for field \"{name}\": {}", values.join(", ")))),
+            _ => Err(ErrorKind::QueryRepeated { field: name.to_string(), values }.into()),
         }
     }
 
@@ -59,11 +94,10 @@ impl QueryString {
     pub fn bool(&self, name: &str, camel: &str, default: bool) -> ApiResult<bool> {
         match self.single(name, camel)? {
             None => Ok(default),
-            Some(v) => go_parse_bool(&v).ok_or_else(|| {
-                ApiError::invalid(format!(
-                    "parsing field \"{name}\": strconv.ParseBool: parsing \"{v}\": invalid syntax"
-                ))
-            }),
+            Some(v) => match go_parse_bool(&v) {
+                Some(value) => Ok(value),
+                None => Err(ErrorKind::QueryNotBool { field: name.to_string(), value: v }.into()),
+            },
         }
     }
 }
@@ -73,11 +107,10 @@ impl QueryString {
     pub fn int32(&self, name: &str, camel: &str) -> ApiResult<Option<i32>> {
         match self.single(name, camel)? {
             None => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| {
-                ApiError::invalid(format!(
-                    "parsing field \"{name}\": strconv.ParseInt: parsing \"{v}\": invalid syntax"
-                ))
-            }),
+            Some(v) => match v.parse() {
+                Ok(value) => Ok(Some(value)),
+                Err(_) => Err(ErrorKind::QueryNotInt { field: name.to_string(), value: v }.into()),
+            },
         }
     }
 }
@@ -94,12 +127,9 @@ pub fn go_parse_bool(value: &str) -> Option<bool> {
 fn unescape(s: &str) -> ApiResult<String> {
     let plus = s.replace('+', " ");
     if let Some(bad) = invalid_escape(&plus) {
-        return Err(ApiError::invalid(format!("invalid URL escape \"{bad}\"")));
+        return Err(ErrorKind::QueryEscape { escape: bad }.into());
     }
-    percent_decode_str(&plus)
-        .decode_utf8()
-        .map(|c| c.into_owned())
-        .map_err(|_| ApiError::invalid("invalid UTF-8 in query string"))
+    percent_decode_str(&plus).decode_utf8().map(|c| c.into_owned()).map_err(|_| ErrorKind::QueryUtf8.into())
 }
 
 fn invalid_escape(s: &str) -> Option<String> {

@@ -1,0 +1,52 @@
+//! Who may use the console and what they did there (console.md §2): the configured admin's
+//! credentials, checked in constant time under the lockout, and the audit trail.
+
+use sha1::{Digest, Sha1};
+use subtle::ConstantTimeEq;
+
+use super::lockout::{Lockout, LockoutKey};
+use crate::config::ConsoleConfig;
+use crate::error::{ApiError, ErrorKind, Failure};
+use crate::store::AuditEntry;
+use crate::AppState;
+
+fn digest(bytes: &[u8]) -> [u8; 20] {
+    Sha1::digest(bytes).into()
+}
+
+/// Constant-time comparison with the configured admin: digests first, so that neither
+/// the content nor the length of the secrets shows in the time taken.
+fn is_admin(config: &ConsoleConfig, username: &str, password: &str) -> bool {
+    let user_ok = digest(username.as_bytes()).ct_eq(&digest(config.username.as_bytes()));
+    let password_ok = digest(password.as_bytes()).ct_eq(&digest(config.password.as_bytes()));
+    (user_ok & password_ok).into()
+}
+
+/// The longest staff username the lockout counts; longer ones cannot be the admin's.
+const MAX_USERNAME: usize = 128;
+
+/// Checks a username and password with the lockout of console.md §2 (the same one client
+/// logins use): an attempt is reserved before the comparison, a match resets the count.
+pub async fn check_credentials(state: &AppState, username: &str, password: &str) -> Result<(), ApiError> {
+    // No admin name is that long or holds a control character (they would not fit the
+    // lockout's key column, or PostgreSQL's text): a plain mismatch, still audited.
+    if username.len() > MAX_USERNAME || username.chars().any(char::is_control) {
+        return Err(ErrorKind::InvalidCredentials.into());
+    }
+    let console = &state.config.console;
+    let lockout = Lockout { limit: console.max_failed_logins, window_sec: console.failed_login_window_sec };
+    let check = async { Ok(is_admin(console, username, password)) };
+    let (now, key) = (state.clock.now(), LockoutKey::Staff(username));
+    if !lockout.check(&state.store, now, key, Failure::CheckingConsoleCredentials, check).await? {
+        return Err(ErrorKind::InvalidCredentials.into());
+    }
+    Ok(())
+}
+
+/// Stores one audit row; a failure to store is logged, never shown to staff.
+pub async fn audit(state: &AppState, username: &str, address: &str, action: &str, target: &str, result: &str) {
+    let entry = AuditEntry { time: state.clock.now(), username, action, target, client_address: address, result };
+    if let Err(e) = state.store.insert_audit(entry).await {
+        tracing::error!(error = %e, action, target, "cannot write the console audit trail");
+    }
+}
