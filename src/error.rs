@@ -1,11 +1,8 @@
 //! The error kinds of the API: each with Nakama's exact message and one gRPC code, in one
-//! table (`ErrorKind::code`). The HTTP status of each code and the gateway body are here too.
+//! table (`ErrorKind::code`), and the HTTP status of each code. `http::error` renders them.
 
 use std::borrow::Cow;
 use std::fmt::Display;
-
-use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
 
 use crate::accounts::LoginKind;
 
@@ -25,16 +22,16 @@ pub enum Code {
 }
 
 impl Code {
-    pub fn http_status(self) -> StatusCode {
+    pub fn http_status(self) -> u16 {
         match self {
-            Code::InvalidArgument | Code::FailedPrecondition => StatusCode::BAD_REQUEST,
-            Code::NotFound => StatusCode::NOT_FOUND,
-            Code::AlreadyExists => StatusCode::CONFLICT,
-            Code::PermissionDenied => StatusCode::FORBIDDEN,
-            Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
-            Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
-            Code::Internal | Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
-            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::InvalidArgument | Code::FailedPrecondition => 400,
+            Code::NotFound => 404,
+            Code::AlreadyExists => 409,
+            Code::PermissionDenied => 403,
+            Code::ResourceExhausted => 429,
+            Code::Unimplemented => 501,
+            Code::Internal | Code::DataLoss => 500,
+            Code::Unauthenticated => 401,
         }
     }
 }
@@ -417,29 +414,6 @@ impl ApiError {
     }
 }
 
-#[derive(serde::Serialize)]
-struct GatewayBody<'a> {
-    code: i32,
-    message: &'a str,
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.code.http_status()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status_code());
-        if self.code == Code::Unauthenticated {
-            // Nakama repeats the message in Www-Authenticate on every 401.
-            if let Ok(value) = header::HeaderValue::from_str(&self.message) {
-                response.insert_header((header::WWW_AUTHENTICATE, value));
-            }
-        }
-        response.json(GatewayBody { code: self.code as i32, message: &self.message })
-    }
-}
-
 /// One example of every kind (and every failure), for tests that walk the table.
 #[cfg(test)]
 pub(crate) fn every_kind() -> Vec<ErrorKind> {
@@ -648,20 +622,11 @@ mod tests {
         for (kind, code, status, message) in cases {
             let error = ApiError::from(kind.clone());
             assert_eq!(error.code as i32, code, "{kind:?}");
-            assert_eq!(error.status_code().as_u16(), status, "{kind:?}");
+            assert_eq!(error.code.http_status(), status, "{kind:?}");
             assert_eq!(error.message, message);
             assert_eq!(error.kind(), &kind);
         }
         let error = ApiError::from(ErrorKind::InstantGameSignature);
-        assert_eq!((error.code as i32, error.status_code().as_u16()), (15, 500));
-    }
-
-    #[test]
-    fn a_401_repeats_its_message_in_www_authenticate() {
-        let response = ApiError::from(ErrorKind::AuthTokenInvalid).error_response();
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(response.headers().get(header::WWW_AUTHENTICATE).unwrap(), "Auth token invalid");
-        let response = ApiError::from(ErrorKind::UserNotFound).error_response();
-        assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
+        assert_eq!((error.code as i32, error.code.http_status()), (15, 500));
     }
 }

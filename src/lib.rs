@@ -23,6 +23,7 @@ use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse};
 use actix_web::{middleware, web, App};
 
 use accounts::password::PasswordHasher;
+use accounts::Accounts;
 use clock::Clock;
 use config::Config;
 use console::ConsoleState;
@@ -31,27 +32,26 @@ use metrics::Metrics;
 use realtime::bus::{LocalBus, PresenceBus};
 use realtime::status::StatusRegistry;
 use realtime::SessionRegistry;
-use sessions::{LiveSessions, SessionCache, SessionEvents, TokenKeys};
+use sessions::Sessions;
 use social::Social;
 use store::Store;
 
-/// Everything a request needs, shared by all workers.
+/// Where the transports (client API, console, socket) are wired together: the domain's
+/// services, realtime, metrics and the console's own state. Nothing below the transports
+/// receives it.
 pub struct AppState {
     pub config: Config,
+    /// Logins, links, profiles, friends, bans and the console's account work.
+    pub accounts: Accounts,
+    /// Tokens, revocation and live sessions; it reports ended sessions to the registry.
+    pub sessions: Arc<Sessions>,
+    /// For the transports' own reads (readiness, the console's counts and audit list).
     pub store: Store,
-    pub tokens: TokenKeys,
-    pub cache: SessionCache,
-    /// Live sessions per user, compactly (the console's account view).
-    pub live: LiveSessions,
     pub registry: SessionRegistry,
-    /// Where the sessions service reports ended sessions (the registry, on one node).
-    pub events: Arc<dyn SessionEvents>,
     pub status: Arc<StatusRegistry>,
     pub bus: Arc<dyn PresenceBus>,
-    pub passwords: PasswordHasher,
     /// Time for sessions, lockouts and stored times (tests move it).
     pub clock: Clock,
-    pub social: Social,
     pub metrics: Arc<Metrics>,
     pub console: ConsoleState,
 }
@@ -86,23 +86,31 @@ impl AppState {
         let status = Arc::new(StatusRegistry::new(metrics.clone()));
         let hash_timer = config.metrics.enabled.then(|| metrics.password_hash_seconds.clone());
         let bus: Arc<dyn PresenceBus> = Arc::new(LocalBus::new(status.clone(), registry.clone()));
+        let events = Arc::new(registry.clone());
+        let sessions = Arc::new(Sessions::new(&config.session, store.clone(), clock.clone(), events, metrics.clone()));
+        let passwords = PasswordHasher::start_timed(config.hash_threads(), hash_timer);
+        let accounts = Accounts::new(
+            store.clone(),
+            clock.clone(),
+            passwords,
+            social,
+            sessions.clone(),
+            &config.session,
+            &config.console,
+        );
         let state = web::Data::new(AppState {
-            tokens: TokenKeys::new(&config.session),
-            cache: SessionCache::new(config.session.token_expiry_sec.max(config.session.refresh_token_expiry_sec)),
-            live: LiveSessions::new(config.session.max_live_sessions),
-            events: Arc::new(registry.clone()),
+            accounts,
+            sessions,
             registry,
             status,
             bus,
-            passwords: PasswordHasher::start_timed(config.hash_threads(), hash_timer),
             clock,
-            social,
             metrics,
             console: ConsoleState::new(&config),
             store,
             config,
         });
-        sessions::load_revocations(&state).await.map_err(StartError::Revocations)?;
+        state.sessions.load_revocations().await.map_err(StartError::Revocations)?;
         console::load_revocations(&state).await.map_err(StartError::Revocations)?;
         Ok(state)
     }
@@ -377,7 +385,7 @@ async fn sweep_loop(state: web::Data<AppState>) {
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        sessions::sweep(&state).await;
+        state.sessions.sweep().await;
         console::sweep(&state).await;
         let (session, console) = (&state.config.session, &state.config.console);
         accounts::lockout::sweep(

@@ -6,10 +6,10 @@ use base64::Engine;
 use entity::users;
 use uuid::Uuid;
 
+use super::Accounts;
 use crate::error::{ApiResult, ErrorKind, Failure};
 use crate::social::{self, VerifyError};
 use crate::store::{EdgeCursor, FriendEdge};
-use crate::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -19,88 +19,11 @@ pub enum ImportError {
     Db(#[from] sea_orm::DbErr),
 }
 
-/// Adds the token owner's Facebook friends who have accounts here; returns how many are new.
-pub async fn import_facebook(state: &AppState, user_id: Uuid, token: &str) -> Result<usize, ImportError> {
-    let ids = social::facebook::friends(&state.social, token).await?;
-    import(state, user_id, users::Column::FacebookId, "facebook", &ids).await
-}
-
-/// Adds the Steam user's friends who have accounts here; returns how many are new.
-pub async fn import_steam(state: &AppState, user_id: Uuid, steam_id: &str) -> Result<usize, ImportError> {
-    let ids = social::steam::friends(&state.social, steam_id).await?;
-    import(state, user_id, users::Column::SteamId, "steam", &ids).await
-}
-
-async fn import(
-    state: &AppState,
-    user_id: Uuid,
-    column: users::Column,
-    provider: &str,
-    ids: &[String],
-) -> Result<usize, ImportError> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let connected = state.store.import_friends(user_id, column, provider, ids, state.clock.now()).await?;
-    tracing::debug!(%user_id, provider, listed = ids.len(), new = connected.len(), "imported friends");
-    Ok(connected.len())
-}
-
-/// `sync` on authenticate/link: a failed import never fails the login.
-pub(super) async fn sync_facebook(state: &AppState, user_id: Uuid, token: &str) {
-    if let Err(e) = import_facebook(state, user_id, token).await {
-        tracing::warn!(%user_id, error = %e, "Facebook friend import failed");
-    }
-}
-
-pub(super) async fn sync_steam(state: &AppState, user_id: Uuid, steam_id: &str) {
-    if let Err(e) = import_steam(state, user_id, steam_id).await {
-        tracing::warn!(%user_id, error = %e, "Steam friend import failed");
-    }
-}
-
 /// One page of `GET /v2/friend`.
 pub struct FriendPage {
     pub friends: Vec<FriendEdge>,
     /// Where the next page starts, when there is one.
     pub cursor: Option<String>,
-}
-
-/// Lists the caller's edges: `limit` 1-1000 (1000 when absent), `state` 0-3 (all when
-/// absent), `cursor` from a previous page.
-pub async fn list(
-    state: &AppState,
-    user_id: Uuid,
-    limit: Option<i32>,
-    edge_state: Option<i32>,
-    cursor: &str,
-) -> ApiResult<FriendPage> {
-    let limit = match limit {
-        None => 1000,
-        Some(limit) if (1..=1000).contains(&limit) => limit as u64,
-        Some(_) => return Err(ErrorKind::FriendLimit.into()),
-    };
-    let edge_state = match edge_state {
-        None => None,
-        Some(s) if (0..=3).contains(&s) => Some(s as i16),
-        Some(_) => return Err(ErrorKind::FriendState.into()),
-    };
-    let after = match cursor {
-        "" => None,
-        cursor => Some(decode_cursor(cursor).ok_or(ErrorKind::FriendCursor)?),
-    };
-    let mut friends = state
-        .store
-        .list_friends(user_id, edge_state, after, limit + 1)
-        .await
-        .map_err(|e| Failure::ListingFriends.because(e))?;
-    let cursor = if friends.len() as u64 > limit {
-        friends.truncate(limit as usize);
-        friends.last().map(|f| encode_cursor(EdgeCursor { state: f.edge.state, position: f.edge.position }))
-    } else {
-        None
-    };
-    Ok(FriendPage { friends, cursor })
 }
 
 /// Opaque to clients: base64url of `<state>:<position>` of the last edge returned.
@@ -112,6 +35,85 @@ fn decode_cursor(cursor: &str) -> Option<EdgeCursor> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
     let (state, position) = text.split_once(':')?;
     Some(EdgeCursor { state: state.parse().ok()?, position: position.parse().ok()? })
+}
+
+impl Accounts {
+    /// Adds the token owner's Facebook friends who have accounts here; returns how many are new.
+    pub async fn import_facebook(&self, user_id: Uuid, token: &str) -> Result<usize, ImportError> {
+        let ids = social::facebook::friends(&self.social, token).await?;
+        self.import_friends(user_id, users::Column::FacebookId, "facebook", &ids).await
+    }
+
+    /// Adds the Steam user's friends who have accounts here; returns how many are new.
+    pub async fn import_steam(&self, user_id: Uuid, steam_id: &str) -> Result<usize, ImportError> {
+        let ids = social::steam::friends(&self.social, steam_id).await?;
+        self.import_friends(user_id, users::Column::SteamId, "steam", &ids).await
+    }
+
+    async fn import_friends(
+        &self,
+        user_id: Uuid,
+        column: users::Column,
+        provider: &str,
+        ids: &[String],
+    ) -> Result<usize, ImportError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let connected = self.store.import_friends(user_id, column, provider, ids, self.clock.now()).await?;
+        tracing::debug!(%user_id, provider, listed = ids.len(), new = connected.len(), "imported friends");
+        Ok(connected.len())
+    }
+
+    /// `sync` on authenticate/link: a failed import never fails the login.
+    pub(super) async fn sync_facebook(&self, user_id: Uuid, token: &str) {
+        if let Err(e) = self.import_facebook(user_id, token).await {
+            tracing::warn!(%user_id, error = %e, "Facebook friend import failed");
+        }
+    }
+
+    pub(super) async fn sync_steam(&self, user_id: Uuid, steam_id: &str) {
+        if let Err(e) = self.import_steam(user_id, steam_id).await {
+            tracing::warn!(%user_id, error = %e, "Steam friend import failed");
+        }
+    }
+
+    /// Lists the caller's edges: `limit` 1-1000 (1000 when absent), `state` 0-3 (all when
+    /// absent), `cursor` from a previous page.
+    pub async fn list_friends(
+        &self,
+        user_id: Uuid,
+        limit: Option<i32>,
+        edge_state: Option<i32>,
+        cursor: &str,
+    ) -> ApiResult<FriendPage> {
+        let limit = match limit {
+            None => 1000,
+            Some(limit) if (1..=1000).contains(&limit) => limit as u64,
+            Some(_) => return Err(ErrorKind::FriendLimit.into()),
+        };
+        let edge_state = match edge_state {
+            None => None,
+            Some(s) if (0..=3).contains(&s) => Some(s as i16),
+            Some(_) => return Err(ErrorKind::FriendState.into()),
+        };
+        let after = match cursor {
+            "" => None,
+            cursor => Some(decode_cursor(cursor).ok_or(ErrorKind::FriendCursor)?),
+        };
+        let mut friends = self
+            .store
+            .list_friends(user_id, edge_state, after, limit + 1)
+            .await
+            .map_err(|e| Failure::ListingFriends.because(e))?;
+        let cursor = if friends.len() as u64 > limit {
+            friends.truncate(limit as usize);
+            friends.last().map(|f| encode_cursor(EdgeCursor { state: f.edge.state, position: f.edge.position }))
+        } else {
+            None
+        };
+        Ok(FriendPage { friends, cursor })
+    }
 }
 
 #[cfg(test)]

@@ -5,16 +5,14 @@
 
 use uuid::Uuid;
 
-use super::link::{set_identifier, unlink_column};
 use super::login_kind::{LoginKind, Proof};
 use super::validate::Username;
-use super::{find_or_create_with, friends, Authenticated, NewProfile};
+use super::{Accounts, Authenticated, NewProfile};
 use crate::error::{ApiError, ApiResult, ErrorKind, Failure};
 use crate::social::facebook::Via;
 use crate::social::gamecenter::Credential;
 use crate::social::{self, VerifyError};
 use crate::store::unique_violation;
-use crate::AppState;
 
 /// Steam checks its token before its configuration when linking, and after when
 /// authenticating (link-unlink.md §3).
@@ -57,16 +55,6 @@ impl Verified<'_> {
     }
 }
 
-fn configured(state: &AppState, kind: LoginKind) -> bool {
-    let social = &state.config.social;
-    match kind {
-        LoginKind::Apple => !social.apple.bundle_id.is_empty(),
-        LoginKind::Steam => !social.steam.publisher_key.is_empty() && social.steam.app_id != 0,
-        LoginKind::FacebookInstantGame => !social.facebook_instant_game.app_secret.is_empty(),
-        _ => true,
-    }
-}
-
 /// The six required Game Center fields, in the order they are checked.
 fn check_gamecenter(credential: &Credential<'_>) -> ApiResult<()> {
     let missing = if credential.bundle_id.is_empty() {
@@ -87,51 +75,6 @@ fn check_gamecenter(credential: &Credential<'_>) -> ApiResult<()> {
     Err(missing.into())
 }
 
-/// The request's own checks, before any setting is read where Nakama does so: Apple and
-/// Steam (when authenticating) need their configuration first, Instant Game and Steam
-/// (when linking) check the credential first.
-fn check_request(state: &AppState, kind: LoginKind, proof: &Proof<'_>, op: Op) -> ApiResult<()> {
-    if kind == LoginKind::GameCenter {
-        return check_gamecenter(&proof.gamecenter());
-    }
-    let config_first = matches!((kind, op), (LoginKind::Apple, _) | (LoginKind::Steam, Op::Authenticate));
-    if config_first && !configured(state, kind) {
-        return Err(ErrorKind::NotConfigured(kind).into());
-    }
-    if proof.text().is_empty() {
-        return Err(ErrorKind::CredentialRequired(kind).into());
-    }
-    if !configured(state, kind) {
-        return Err(ErrorKind::NotConfigured(kind).into());
-    }
-    Ok(())
-}
-
-/// Asks the kind's provider about the credential.
-async fn verify<'a>(state: &AppState, kind: LoginKind, proof: &Proof<'a>) -> Result<Verified<'a>, VerifyError> {
-    let social = &state.social;
-    let token = proof.text();
-    Ok(match kind {
-        LoginKind::Apple => Verified::profile(social::apple::verify(social, token).await?),
-        LoginKind::Facebook => {
-            let (profile, via) = social::facebook::verify(social, token).await?;
-            let friends = (via == Via::Graph).then_some(Friends::Facebook(token));
-            Verified { friends, ..Verified::profile(profile) }
-        }
-        LoginKind::FacebookInstantGame => {
-            let secret = &state.config.social.facebook_instant_game.app_secret;
-            Verified::id(social::facebook_instant::verify(secret, token)?)
-        }
-        LoginKind::Google => Verified::profile(social::google::verify(social, token).await?),
-        LoginKind::GameCenter => Verified::id(social::gamecenter::verify(social, &proof.gamecenter()).await?),
-        LoginKind::Steam => {
-            let steam_id = social::steam::verify(social, token).await?;
-            Verified { friends: Some(Friends::Steam(steam_id.clone())), ..Verified::id(steam_id) }
-        }
-        LoginKind::Device | LoginKind::Email | LoginKind::Custom => return Err(VerifyError::NotConfigured),
-    })
-}
-
 /// Logs why a credential failed (never the credential) and gives the client the kind's
 /// refusal; Instant Game's authenticate has its own.
 fn refusal(kind: LoginKind, op: Op, error: VerifyError) -> ApiError {
@@ -149,110 +92,166 @@ fn refusal(kind: LoginKind, op: Op, error: VerifyError) -> ApiError {
     }
 }
 
-/// A provider's email written over the account's; one owned by another account is skipped.
-async fn import_email(state: &AppState, user_id: Uuid, kind: LoginKind, email: Option<&str>) -> ApiResult<()> {
-    let Some(email) = email else {
-        return Ok(());
-    };
-    match state.store.import_email(user_id, email, state.clock.now()).await {
-        Ok(()) => Ok(()),
-        Err(e) if unique_violation(&e).is_some() => Ok(()),
-        Err(e) => Err(Failure::ImportingEmail(kind).because(e)),
+impl Accounts {
+    fn configured(&self, kind: LoginKind) -> bool {
+        let social = self.social.config();
+        match kind {
+            LoginKind::Apple => !social.apple.bundle_id.is_empty(),
+            LoginKind::Steam => !social.steam.publisher_key.is_empty() && social.steam.app_id != 0,
+            LoginKind::FacebookInstantGame => !social.facebook_instant_game.app_secret.is_empty(),
+            _ => true,
+        }
     }
-}
 
-async fn sync_friends(state: &AppState, user_id: Uuid, friends: Option<Friends<'_>>) {
-    match friends {
-        Some(Friends::Facebook(token)) => friends::sync_facebook(state, user_id, token).await,
-        Some(Friends::Steam(steam_id)) => friends::sync_steam(state, user_id, &steam_id).await,
-        None => {}
+    /// The request's own checks, before any setting is read where Nakama does so: Apple and
+    /// Steam (when authenticating) need their configuration first, Instant Game and Steam
+    /// (when linking) check the credential first.
+    fn check_request(&self, kind: LoginKind, proof: &Proof<'_>, op: Op) -> ApiResult<()> {
+        if kind == LoginKind::GameCenter {
+            return check_gamecenter(&proof.gamecenter());
+        }
+        let config_first = matches!((kind, op), (LoginKind::Apple, _) | (LoginKind::Steam, Op::Authenticate));
+        if config_first && !self.configured(kind) {
+            return Err(ErrorKind::NotConfigured(kind).into());
+        }
+        if proof.text().is_empty() {
+            return Err(ErrorKind::CredentialRequired(kind).into());
+        }
+        if !self.configured(kind) {
+            return Err(ErrorKind::NotConfigured(kind).into());
+        }
+        Ok(())
     }
-}
 
-pub(super) async fn authenticate(
-    state: &AppState,
-    kind: LoginKind,
-    proof: &Proof<'_>,
-    create: bool,
-    username: &str,
-    sync: bool,
-) -> ApiResult<Authenticated> {
-    check_request(state, kind, proof, Op::Authenticate)?;
-    let username = Username::parse_optional(username)?;
-    let verified = verify(state, kind, proof).await.map_err(|e| refusal(kind, Op::Authenticate, e))?;
-    let new = NewProfile {
-        display_name: verified.display_name.clone(),
-        avatar_url: verified.avatar_url.clone(),
-        ..NewProfile::default()
-    };
-    // Nakama puts Apple's email in the new row, so an email held by another account fails
-    // the sign-up with a 500; here it is imported after, like Facebook's and Google's.
-    let who = find_or_create_with(state, kind.identifier(verified.id), create, username, new).await?;
-    if who.created {
-        import_email(state, who.user_id, kind, verified.email.as_deref()).await?;
-    } else if kind == LoginKind::Google {
-        // Only Google fills an existing account's empty name and avatar at login.
-        let filled = state
-            .store
+    /// Asks the kind's provider about the credential.
+    async fn verify_social<'a>(&self, kind: LoginKind, proof: &Proof<'a>) -> Result<Verified<'a>, VerifyError> {
+        let social = &self.social;
+        let token = proof.text();
+        Ok(match kind {
+            LoginKind::Apple => Verified::profile(social::apple::verify(social, token).await?),
+            LoginKind::Facebook => {
+                let (profile, via) = social::facebook::verify(social, token).await?;
+                let friends = (via == Via::Graph).then_some(Friends::Facebook(token));
+                Verified { friends, ..Verified::profile(profile) }
+            }
+            LoginKind::FacebookInstantGame => {
+                let secret = &self.social.config().facebook_instant_game.app_secret;
+                Verified::id(social::facebook_instant::verify(secret, token)?)
+            }
+            LoginKind::Google => Verified::profile(social::google::verify(social, token).await?),
+            LoginKind::GameCenter => Verified::id(social::gamecenter::verify(social, &proof.gamecenter()).await?),
+            LoginKind::Steam => {
+                let steam_id = social::steam::verify(social, token).await?;
+                Verified { friends: Some(Friends::Steam(steam_id.clone())), ..Verified::id(steam_id) }
+            }
+            LoginKind::Device | LoginKind::Email | LoginKind::Custom => return Err(VerifyError::NotConfigured),
+        })
+    }
+
+    /// A provider's email written over the account's; one owned by another account is skipped.
+    async fn import_email(&self, user_id: Uuid, kind: LoginKind, email: Option<&str>) -> ApiResult<()> {
+        let Some(email) = email else {
+            return Ok(());
+        };
+        match self.store.import_email(user_id, email, self.clock.now()).await {
+            Ok(()) => Ok(()),
+            Err(e) if unique_violation(&e).is_some() => Ok(()),
+            Err(e) => Err(Failure::ImportingEmail(kind).because(e)),
+        }
+    }
+
+    async fn sync_friends(&self, user_id: Uuid, friends: Option<Friends<'_>>) {
+        match friends {
+            Some(Friends::Facebook(token)) => self.sync_facebook(user_id, token).await,
+            Some(Friends::Steam(steam_id)) => self.sync_steam(user_id, &steam_id).await,
+            None => {}
+        }
+    }
+
+    pub(super) async fn authenticate_social(
+        &self,
+        kind: LoginKind,
+        proof: &Proof<'_>,
+        create: bool,
+        username: &str,
+        sync: bool,
+    ) -> ApiResult<Authenticated> {
+        self.check_request(kind, proof, Op::Authenticate)?;
+        let username = Username::parse_optional(username)?;
+        let verified = self.verify_social(kind, proof).await.map_err(|e| refusal(kind, Op::Authenticate, e))?;
+        let new = NewProfile {
+            display_name: verified.display_name.clone(),
+            avatar_url: verified.avatar_url.clone(),
+            ..NewProfile::default()
+        };
+        // Nakama puts Apple's email in the new row, so an email held by another account fails
+        // the sign-up with a 500; here it is imported after, like Facebook's and Google's.
+        let who = self.find_or_create_with(kind.identifier(verified.id), create, username, new).await?;
+        if who.created {
+            self.import_email(who.user_id, kind, verified.email.as_deref()).await?;
+        } else if kind == LoginKind::Google {
+            // Only Google fills an existing account's empty name and avatar at login.
+            let filled = self
+                .store
+                .fill_empty_profile(
+                    who.user_id,
+                    verified.display_name.as_deref(),
+                    verified.avatar_url.as_deref(),
+                    self.clock.now(),
+                )
+                .await;
+            if let Err(e) = filled {
+                tracing::warn!(error = %e, "cannot fill the profile from Google");
+            }
+        }
+        if sync {
+            self.sync_friends(who.user_id, verified.friends).await;
+        }
+        Ok(who)
+    }
+
+    pub(super) async fn link_social(
+        &self,
+        user_id: Uuid,
+        kind: LoginKind,
+        proof: &Proof<'_>,
+        sync: bool,
+    ) -> ApiResult<()> {
+        self.check_request(kind, proof, Op::Link)?;
+        let verified = self.verify_social(kind, proof).await.map_err(|e| refusal(kind, Op::Link, e))?;
+        self.set_identifier(user_id, kind.identifier(verified.id), None, kind).await?;
+        // Name and avatar (Facebook's and Google's) only where the account has none.
+        self.store
             .fill_empty_profile(
-                who.user_id,
+                user_id,
                 verified.display_name.as_deref(),
                 verified.avatar_url.as_deref(),
-                state.clock.now(),
+                self.clock.now(),
             )
-            .await;
-        if let Err(e) = filled {
-            tracing::warn!(error = %e, "cannot fill the profile from Google");
+            .await
+            .map_err(|e| Failure::Linking(kind).because(e))?;
+        self.import_email(user_id, kind, verified.email.as_deref()).await?;
+        if sync {
+            self.sync_friends(user_id, verified.friends).await;
         }
+        Ok(())
     }
-    if sync {
-        sync_friends(state, who.user_id, verified.friends).await;
-    }
-    Ok(who)
-}
 
-pub(super) async fn link(
-    state: &AppState,
-    user_id: Uuid,
-    kind: LoginKind,
-    proof: &Proof<'_>,
-    sync: bool,
-) -> ApiResult<()> {
-    check_request(state, kind, proof, Op::Link)?;
-    let verified = verify(state, kind, proof).await.map_err(|e| refusal(kind, Op::Link, e))?;
-    set_identifier(state, user_id, kind.identifier(verified.id), None, kind).await?;
-    // Name and avatar (Facebook's and Google's) only where the account has none.
-    state
-        .store
-        .fill_empty_profile(
-            user_id,
-            verified.display_name.as_deref(),
-            verified.avatar_url.as_deref(),
-            state.clock.now(),
-        )
-        .await
-        .map_err(|e| Failure::Linking(kind).because(e))?;
-    import_email(state, user_id, kind, verified.email.as_deref()).await?;
-    if sync {
-        sync_friends(state, user_id, verified.friends).await;
+    /// Clears the kind's column: unconditionally for an empty credential (no provider call;
+    /// for Game Center, any of the six fields missing), else only when it holds the id the
+    /// provider verified. The last-identifier rule always holds.
+    pub(super) async fn unlink_social(&self, user_id: Uuid, kind: LoginKind, proof: &Proof<'_>) -> ApiResult<()> {
+        let given = match kind {
+            LoginKind::GameCenter => check_gamecenter(&proof.gamecenter()).is_ok(),
+            _ => !proof.text().is_empty(),
+        };
+        let expected = match given {
+            false => None,
+            true => {
+                let verified = self.verify_social(kind, proof).await.map_err(|e| refusal(kind, Op::Link, e))?;
+                Some(verified.id)
+            }
+        };
+        self.unlink_column(user_id, kind, expected.as_deref()).await
     }
-    Ok(())
-}
-
-/// Clears the kind's column: unconditionally for an empty credential (no provider call;
-/// for Game Center, any of the six fields missing), else only when it holds the id the
-/// provider verified. The last-identifier rule always holds.
-pub(super) async fn unlink(state: &AppState, user_id: Uuid, kind: LoginKind, proof: &Proof<'_>) -> ApiResult<()> {
-    let given = match kind {
-        LoginKind::GameCenter => check_gamecenter(&proof.gamecenter()).is_ok(),
-        _ => !proof.text().is_empty(),
-    };
-    let expected = match given {
-        false => None,
-        true => {
-            let verified = verify(state, kind, proof).await.map_err(|e| refusal(kind, Op::Link, e))?;
-            Some(verified.id)
-        }
-    };
-    unlink_column(state, user_id, kind, expected.as_deref()).await
 }

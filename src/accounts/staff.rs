@@ -7,12 +7,11 @@ use base64::Engine;
 use entity::users;
 use uuid::Uuid;
 
-use super::hash_password;
 use super::login_kind::{Credential, LoginKind, Proof};
 use super::validate::{has_control, parse_email_link, Email, PlainText, TextField};
+use super::Accounts;
 use crate::error::{ApiResult, ErrorKind, Failure};
 use crate::store::{unique_violation, AccountFilter, AfterCursor, Identifier};
-use crate::AppState;
 
 pub const PAGE_SIZE: u64 = 50;
 
@@ -64,75 +63,76 @@ pub fn decode_cursor(cursor: &str) -> Option<AfterCursor> {
     }
 }
 
-pub async fn list_accounts(state: &AppState, filter: &str, cursor: &str) -> ApiResult<AccountPage> {
-    const FAILED: Failure = Failure::ListingUsers;
-    let filter = parse_filter(filter)?;
-    let after = decode_cursor(cursor).ok_or(ErrorKind::ConsoleCursor)?;
-    let mut users = state.store.list_users(&filter, &after, PAGE_SIZE + 1).await.map_err(|e| FAILED.because(e))?;
-    let more = users.len() as u64 > PAGE_SIZE;
-    users.truncate(PAGE_SIZE as usize);
-    let next_cursor = match (more, users.last()) {
-        (true, Some(last)) => encode_cursor(&match filter {
-            AccountFilter::UsernamePattern(_) => AfterCursor::Username(last.username.clone()),
-            _ => AfterCursor::Id(last.id),
-        }),
-        _ => String::new(),
-    };
-    let total_count = match filter {
-        AccountFilter::All | AccountFilter::UsernamePattern(_) => {
-            state.store.count_users(&filter).await.map_err(|e| FAILED.because(e))?
-        }
-        _ => users.len() as u64,
-    };
-    Ok(AccountPage { users, total_count, next_cursor })
-}
-
-/// Sets the account's email (same checks as `link/email`), keeping its password unless a
-/// new one is given.
-pub async fn set_email(state: &AppState, user_id: Uuid, email: &str, password: Option<&str>) -> ApiResult<()> {
-    const FAILED: Failure = Failure::Linking(LoginKind::Email);
-    let (email, hash) = match password {
-        Some(password) => {
-            let (email, password) = parse_email_link(email, password)?;
-            (email, Some(hash_password(state, password, FAILED).await?))
-        }
-        None => (Email::parse(email)?, None),
-    };
-    match state.store.set_identifier(user_id, &Identifier::Email(email.into_inner()), hash, state.clock.now()).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(ErrorKind::AccountNotFound.into()),
-        Err(e) if unique_violation(&e).is_some() => Err(ErrorKind::IdentifierInUse(LoginKind::Email).into()),
-        Err(e) => Err(FAILED.because(e)),
+impl Accounts {
+    pub async fn list_accounts(&self, filter: &str, cursor: &str) -> ApiResult<AccountPage> {
+        const FAILED: Failure = Failure::ListingUsers;
+        let filter = parse_filter(filter)?;
+        let after = decode_cursor(cursor).ok_or(ErrorKind::ConsoleCursor)?;
+        let mut users = self.store.list_users(&filter, &after, PAGE_SIZE + 1).await.map_err(|e| FAILED.because(e))?;
+        let more = users.len() as u64 > PAGE_SIZE;
+        users.truncate(PAGE_SIZE as usize);
+        let next_cursor = match (more, users.last()) {
+            (true, Some(last)) => encode_cursor(&match filter {
+                AccountFilter::UsernamePattern(_) => AfterCursor::Username(last.username.clone()),
+                _ => AfterCursor::Id(last.id),
+            }),
+            _ => String::new(),
+        };
+        let total_count = match filter {
+            AccountFilter::All | AccountFilter::UsernamePattern(_) => {
+                self.store.count_users(&filter).await.map_err(|e| FAILED.because(e))?
+            }
+            _ => users.len() as u64,
+        };
+        Ok(AccountPage { users, total_count, next_cursor })
     }
-}
 
-/// Sets a new password (8 to 1024 bytes) on an account that has an email.
-pub async fn set_password(state: &AppState, user_id: Uuid, password: &str) -> ApiResult<()> {
-    const FAILED: Failure = Failure::UpdatingPassword;
-    let user = super::existing_user(state, user_id, FAILED).await?;
-    let Some(email) = user.email.filter(|e| !e.is_empty()) else {
-        return Err(ErrorKind::PasswordWithoutEmail.into());
-    };
-    let (email, password) = parse_email_link(&email, password)?;
-    let hash = hash_password(state, password, FAILED).await?;
-    state
-        .store
-        .set_identifier(user_id, &Identifier::Email(email.into_inner()), Some(hash), state.clock.now())
-        .await
-        .map_err(|e| FAILED.because(e))?;
-    Ok(())
-}
+    /// Sets the account's email (same checks as `link/email`), keeping its password unless a
+    /// new one is given.
+    pub async fn set_email(&self, user_id: Uuid, email: &str, password: Option<&str>) -> ApiResult<()> {
+        const FAILED: Failure = Failure::Linking(LoginKind::Email);
+        let (email, hash) = match password {
+            Some(password) => {
+                let (email, password) = parse_email_link(email, password)?;
+                (email, Some(self.hash_password(password, FAILED).await?))
+            }
+            None => (Email::parse(email)?, None),
+        };
+        match self.store.set_identifier(user_id, &Identifier::Email(email.into_inner()), hash, self.clock.now()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ErrorKind::AccountNotFound.into()),
+            Err(e) if unique_violation(&e).is_some() => Err(ErrorKind::IdentifierInUse(LoginKind::Email).into()),
+            Err(e) => Err(FAILED.because(e)),
+        }
+    }
 
-/// Removes one login method of the account (`/v2/console/account/{id}/unlink/{kind}`),
-/// whatever its value, under the same last-identifier rule as
-/// the client API: an empty credential clears without a provider call. `device_id` is
-/// needed for `device` only.
-pub async fn unlink(state: &AppState, user_id: Uuid, kind: LoginKind, device_id: &str) -> ApiResult<()> {
-    let proof = match kind {
-        LoginKind::Device => Proof::Text(device_id),
-        _ => Proof::Text(""),
-    };
-    super::unlink(state, user_id, &Credential { kind, proof }).await
+    /// Sets a new password (8 to 1024 bytes) on an account that has an email.
+    pub async fn set_password(&self, user_id: Uuid, password: &str) -> ApiResult<()> {
+        const FAILED: Failure = Failure::UpdatingPassword;
+        let user = self.existing_user(user_id, FAILED).await?;
+        let Some(email) = user.email.filter(|e| !e.is_empty()) else {
+            return Err(ErrorKind::PasswordWithoutEmail.into());
+        };
+        let (email, password) = parse_email_link(&email, password)?;
+        let hash = self.hash_password(password, FAILED).await?;
+        self.store
+            .set_identifier(user_id, &Identifier::Email(email.into_inner()), Some(hash), self.clock.now())
+            .await
+            .map_err(|e| FAILED.because(e))?;
+        Ok(())
+    }
+
+    /// Removes one login method of the account (`/v2/console/account/{id}/unlink/{kind}`),
+    /// whatever its value, under the same last-identifier rule as
+    /// the client API: an empty credential clears without a provider call. `device_id` is
+    /// needed for `device` only.
+    pub async fn unlink_kind(&self, user_id: Uuid, kind: LoginKind, device_id: &str) -> ApiResult<()> {
+        let proof = match kind {
+            LoginKind::Device => Proof::Text(device_id),
+            _ => Proof::Text(""),
+        };
+        self.unlink(user_id, &Credential { kind, proof }).await
+    }
 }
 
 #[cfg(test)]

@@ -5,10 +5,10 @@ use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
 use super::lockout::{Lockout, LockoutKey};
+use super::Accounts;
 use crate::config::ConsoleConfig;
 use crate::error::{ApiError, ErrorKind, Failure};
 use crate::store::AuditEntry;
-use crate::AppState;
 
 fn digest(bytes: &[u8]) -> [u8; 20] {
     Sha1::digest(bytes).into()
@@ -25,28 +25,30 @@ fn is_admin(config: &ConsoleConfig, username: &str, password: &str) -> bool {
 /// The longest staff username the lockout counts; longer ones cannot be the admin's.
 const MAX_USERNAME: usize = 128;
 
-/// Checks a username and password with the lockout of console.md §2 (the same one client
-/// logins use): an attempt is reserved before the comparison, a match resets the count.
-pub async fn check_credentials(state: &AppState, username: &str, password: &str) -> Result<(), ApiError> {
-    // No admin name is that long or holds a control character (they would not fit the
-    // lockout's key column, or PostgreSQL's text): a plain mismatch, still audited.
-    if username.len() > MAX_USERNAME || username.chars().any(char::is_control) {
-        return Err(ErrorKind::InvalidCredentials.into());
+impl Accounts {
+    /// Checks a username and password with the lockout of console.md §2 (the same one client
+    /// logins use): an attempt is reserved before the comparison, a match resets the count.
+    pub async fn check_staff(&self, username: &str, password: &str) -> Result<(), ApiError> {
+        // No admin name is that long or holds a control character (they would not fit the
+        // lockout's key column, or PostgreSQL's text): a plain mismatch, still audited.
+        if username.len() > MAX_USERNAME || username.chars().any(char::is_control) {
+            return Err(ErrorKind::InvalidCredentials.into());
+        }
+        let console = &self.console;
+        let lockout = Lockout { limit: console.max_failed_logins, window_sec: console.failed_login_window_sec };
+        let check = async { Ok(is_admin(console, username, password)) };
+        let (now, key) = (self.clock.now(), LockoutKey::Staff(username));
+        if !lockout.check(&self.store, now, key, Failure::CheckingConsoleCredentials, check).await? {
+            return Err(ErrorKind::InvalidCredentials.into());
+        }
+        Ok(())
     }
-    let console = &state.config.console;
-    let lockout = Lockout { limit: console.max_failed_logins, window_sec: console.failed_login_window_sec };
-    let check = async { Ok(is_admin(console, username, password)) };
-    let (now, key) = (state.clock.now(), LockoutKey::Staff(username));
-    if !lockout.check(&state.store, now, key, Failure::CheckingConsoleCredentials, check).await? {
-        return Err(ErrorKind::InvalidCredentials.into());
-    }
-    Ok(())
-}
 
-/// Stores one audit row; a failure to store is logged, never shown to staff.
-pub async fn audit(state: &AppState, username: &str, address: &str, action: &str, target: &str, result: &str) {
-    let entry = AuditEntry { time: state.clock.now(), username, action, target, client_address: address, result };
-    if let Err(e) = state.store.insert_audit(entry).await {
-        tracing::error!(error = %e, action, target, "cannot write the console audit trail");
+    /// Stores one audit row; a failure to store is logged, never shown to staff.
+    pub async fn audit(&self, username: &str, address: &str, action: &str, target: &str, result: &str) {
+        let entry = AuditEntry { time: self.clock.now(), username, action, target, client_address: address, result };
+        if let Err(e) = self.store.insert_audit(entry).await {
+            tracing::error!(error = %e, action, target, "cannot write the console audit trail");
+        }
     }
 }

@@ -3,7 +3,6 @@
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::accounts;
 use crate::clock::rfc3339;
 use crate::error::ApiResult;
 use crate::http::users::User;
@@ -32,7 +31,7 @@ struct AccountBody {
 }
 
 pub async fn get(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let account = accounts::get_account(&state, caller.uid).await?;
+    let account = state.accounts.get_account(caller.uid).await?;
     let u = account.user;
     let body = AccountBody {
         wallet: u.wallet.clone(),
@@ -72,12 +71,12 @@ pub async fn update(
         timezone: b.timezone,
         metadata: None,
     };
-    accounts::update_account(&state, caller.uid, update).await?;
+    state.accounts.update_account(caller.uid, update).await?;
     Ok(super::empty())
 }
 
 pub async fn delete(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    accounts::delete_account(&state, caller.uid).await?;
+    state.accounts.delete_account(caller.uid).await?;
     Ok(super::empty())
 }
 
@@ -92,7 +91,7 @@ pub async fn get_users(call: Call<Caller, NoBody, QueryString>, state: web::Data
     let ids = query.all("ids", "ids");
     let usernames = query.all("usernames", "usernames");
     let facebook_ids = query.all("facebook_ids", "facebookIds");
-    let users = accounts::get_users(&state, &ids, usernames, facebook_ids).await?;
+    let users = state.accounts.get_users(&ids, usernames, facebook_ids).await?;
     let users = users
         .into_iter()
         .map(|u| {

@@ -9,12 +9,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::link::{EmailBody, IdBody, LinkSteamBody};
-use crate::accounts::{self, Authenticated, Credential, LoginKind, Proof};
+use crate::accounts::{Authenticated, Credential, LoginKind, Proof};
 use crate::error::ApiResult;
 use crate::http::query::AuthQuery;
 use crate::http::{Call, Caller, FromQuery, JsonBody, QueryString, ServerKey};
 use crate::metrics::{AuthMethod, AuthOutcome};
-use crate::sessions::{self, SessionTokens, Vars};
+use crate::sessions::{SessionTokens, Vars};
 use crate::social::gamecenter;
 use crate::AppState;
 
@@ -150,7 +150,7 @@ pub fn session_response(created: bool, tokens: SessionTokens) -> HttpResponse {
 
 /// Issues the token pair for a successful authentication.
 pub async fn respond(state: &AppState, who: Authenticated, vars: Option<Vars>) -> ApiResult<HttpResponse> {
-    let tokens = sessions::start_session(state, who.user_id, &who.username, vars.unwrap_or_default()).await?;
+    let tokens = state.sessions.start(who.user_id, &who.username, vars.unwrap_or_default()).await?;
     Ok(session_response(who.created, tokens))
 }
 
@@ -173,7 +173,7 @@ async fn authenticate<B: CredentialBody>(
     let vars = body.take_vars();
     let credential = Credential { kind, proof: body.proof() };
     let started = Instant::now();
-    let who = accounts::authenticate(&state, &credential, query.create, &query.username, query.sync).await;
+    let who = state.accounts.authenticate(&credential, query.create, &query.username, query.sync).await;
     if let Some(method) = kind.metric() {
         record(&state, method, started, &who);
     }

@@ -2,7 +2,6 @@
 
 use actix_web::{web, HttpResponse};
 
-use crate::accounts::friends;
 use crate::error::ApiResult;
 use crate::http::users::friend_list;
 use crate::http::{Call, Caller, FromQuery, NoBody, QueryString};
@@ -28,6 +27,6 @@ impl FromQuery for FriendQuery {
 
 pub async fn list(call: Call<Caller, NoBody, FriendQuery>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let Call { auth: caller, query, .. } = call;
-    let page = friends::list(&state, caller.uid, query.limit, query.state, &query.cursor).await?;
+    let page = state.accounts.list_friends(caller.uid, query.limit, query.state, &query.cursor).await?;
     Ok(HttpResponse::Ok().json(friend_list(&state, page)))
 }

@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::authenticate::{text, AccountToken, CredentialBody};
-use crate::accounts::{self, Credential, LoginKind, Proof};
+use crate::accounts::{Credential, LoginKind, Proof};
 use crate::error::ApiResult;
 use crate::http::{Caller, JsonBody};
 use crate::AppState;
@@ -61,7 +61,7 @@ pub(super) async fn link<B: CredentialBody>(
 ) -> ApiResult<HttpResponse> {
     let credential = Credential { kind, proof: body.proof() };
     let sync = body.sync().or(query_sync).unwrap_or(true);
-    accounts::link(&state, caller.uid, &credential, sync).await?;
+    state.accounts.link(caller.uid, &credential, sync).await?;
     Ok(super::empty())
 }
 
@@ -71,6 +71,6 @@ pub(super) async fn unlink<B: CredentialBody>(
     JsonBody(body): JsonBody<B>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    accounts::unlink(&state, caller.uid, &Credential { kind, proof: body.proof() }).await?;
+    state.accounts.unlink(caller.uid, &Credential { kind, proof: body.proof() }).await?;
     Ok(super::empty())
 }

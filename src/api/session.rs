@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::authenticate::session_response;
 use crate::error::ApiResult;
 use crate::http::{Call, Caller, JsonBody, ServerKey};
-use crate::sessions::{self, Vars};
+use crate::sessions::Vars;
 use crate::AppState;
 
 #[derive(Deserialize, Default)]
@@ -27,7 +27,7 @@ pub async fn refresh(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let JsonBody(SessionRefresh { token, vars }) = call.body;
-    let tokens = sessions::refresh(&state, token.as_deref().unwrap_or(""), vars.unwrap_or_default()).await?;
+    let tokens = state.sessions.refresh(token.as_deref().unwrap_or(""), vars.unwrap_or_default()).await?;
     Ok(session_response(false, tokens))
 }
 
@@ -36,6 +36,6 @@ pub async fn logout(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let Call { auth: caller, body: JsonBody(SessionLogout { token, refresh_token }), .. } = call;
-    sessions::logout(&state, &caller, token.as_deref().unwrap_or(""), refresh_token.as_deref().unwrap_or("")).await?;
+    state.sessions.logout(&caller, token.as_deref().unwrap_or(""), refresh_token.as_deref().unwrap_or("")).await?;
     Ok(super::empty())
 }

@@ -20,7 +20,7 @@ use crate::http::limits::Connection;
 use crate::http::query::{go_parse_bool, QueryString};
 use crate::realtime::new_session_id;
 use crate::realtime::socket::{self, SocketIdentity};
-use crate::sessions::{self, TokenKind};
+use crate::sessions::TokenKind;
 use crate::AppState;
 
 fn plain(status: StatusCode, body: &'static str) -> HttpResponse {
@@ -62,7 +62,7 @@ fn authorize(state: &AppState, head: &RequestHead) -> Result<SocketIdentity, Box
         return Err(Box::new(unauthorized()));
     }
     // Signature, expiry, UUID uid, then revocation by tid and user-wide invalidation.
-    let claims = sessions::verify(state, &token, TokenKind::Access).ok_or_else(|| Box::new(unauthorized()))?;
+    let claims = state.sessions.verify(&token, TokenKind::Access).ok_or_else(|| Box::new(unauthorized()))?;
     Ok(SocketIdentity {
         session_id: new_session_id(&state.config.name),
         user_id: claims.uid,

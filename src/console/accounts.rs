@@ -9,8 +9,7 @@ use uuid::Uuid;
 
 use super::auth::outcome;
 use super::{empty, json_ok, ConsoleError, ConsoleResult};
-use crate::accounts::staff_access::audit;
-use crate::accounts::{self, staff, Credential, LoginKind, Proof};
+use crate::accounts::{Credential, LoginKind, Proof};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult, ErrorKind, Failure};
 use crate::http::{JsonBody, Query, Staff};
@@ -70,7 +69,7 @@ pub async fn list(_: Staff, query: Result<Query, ApiError>, state: web::Data<App
     let Query(query) = query?;
     let filter = query.string("filter", "filter")?;
     let cursor = query.string("cursor", "cursor")?;
-    let page = staff::list_accounts(&state, filter.trim(), &cursor).await?;
+    let page = state.accounts.list_accounts(filter.trim(), &cursor).await?;
     let users: Vec<Value> = page.users.iter().map(|u| user_json(u, state.status.is_online(u.id))).collect();
     Ok(json_ok(json!({"users": users, "total_count": page.total_count, "next_cursor": page.next_cursor}).to_string()))
 }
@@ -78,10 +77,10 @@ pub async fn list(_: Staff, query: Result<Query, ApiError>, state: web::Data<App
 /// `GET /v2/console/account/{id}`: the account, plus Hearth's live numbers for staff.
 pub async fn get(_: Staff, path: web::Path<String>, state: web::Data<AppState>) -> ConsoleResult {
     let id = user_id(&path)?;
-    let account = accounts::get_account(&state, id).await?;
+    let account = state.accounts.get_account(id).await?;
     let u = &account.user;
     let devices: Vec<Value> = account.devices.iter().map(|d| json!({"id": d, "vars": {}})).collect();
-    let sessions = state.live.of(id, state.clock.now()).len();
+    let sessions = state.sessions.live.of(id, state.clock.now()).len();
     let sockets = state.registry.socket_count_of(id).await;
     let body = json!({
         "account": {
@@ -114,7 +113,7 @@ pub struct UpdateBody {
 }
 
 async fn apply_update(state: &AppState, id: Uuid, b: UpdateBody) -> ApiResult<()> {
-    accounts::existing_user(state, id, Failure::RetrievingAccount).await?;
+    state.accounts.existing_user(id, Failure::RetrievingAccount).await?;
     let profile = AccountUpdate {
         username: b.username,
         display_name: b.display_name,
@@ -129,21 +128,21 @@ async fn apply_update(state: &AppState, id: Uuid, b: UpdateBody) -> ApiResult<()
         return Err(ErrorKind::NoFieldsToUpdate.into());
     }
     if has_profile {
-        accounts::update_account(state, id, profile).await?;
+        state.accounts.update_account(id, profile).await?;
     }
     let clear = |kind| Credential { kind, proof: Proof::Text("") };
     match b.custom_id.as_deref() {
         None => {}
-        Some("") => accounts::unlink(state, id, &clear(LoginKind::Custom)).await?,
+        Some("") => state.accounts.unlink(id, &clear(LoginKind::Custom)).await?,
         Some(custom) => {
             let custom = Credential { kind: LoginKind::Custom, proof: Proof::Text(custom) };
-            accounts::link(state, id, &custom, false).await?
+            state.accounts.link(id, &custom, false).await?
         }
     }
     match (b.email.as_deref(), b.password.as_deref()) {
-        (Some(email), password) if !email.is_empty() => staff::set_email(state, id, email, password).await?,
-        (Some(_), _) => accounts::unlink(state, id, &clear(LoginKind::Email)).await?,
-        (None, Some(password)) => staff::set_password(state, id, password).await?,
+        (Some(email), password) if !email.is_empty() => state.accounts.set_email(id, email, password).await?,
+        (Some(_), _) => state.accounts.unlink(id, &clear(LoginKind::Email)).await?,
+        (None, Some(password)) => state.accounts.set_password(id, password).await?,
         (None, None) => {}
     }
     Ok(())
@@ -159,7 +158,7 @@ pub async fn update(
     let id = user_id(&path)?;
     let JsonBody(body) = body?;
     let result = apply_update(&state, id, body).await;
-    audit(&state, &staff.username, &staff.address, "update", &id.to_string(), &outcome(&result)).await;
+    state.accounts.audit(&staff.username, &staff.address, "update", &id.to_string(), &outcome(&result)).await;
     result?;
     Ok(empty())
 }
@@ -176,8 +175,8 @@ pub async fn delete(
     let id = not_system(user_id(&path)?, ErrorKind::CannotDeleteSystemUser)?;
     let Query(query) = query?;
     query.bool("record_deletion", "recordDeletion", false)?;
-    let result = accounts::delete_account(&state, id).await;
-    audit(&state, &staff.username, &staff.address, "delete", &id.to_string(), &outcome(&result)).await;
+    let result = state.accounts.delete_account(id).await;
+    state.accounts.audit(&staff.username, &staff.address, "delete", &id.to_string(), &outcome(&result)).await;
     result?;
     Ok(empty())
 }
@@ -193,8 +192,8 @@ fn found(found: bool) -> ApiResult<()> {
 /// `POST /v2/console/account/{id}/ban`: sockets get `banned` and close, tokens are void.
 pub async fn ban(staff: Staff, path: web::Path<String>, state: web::Data<AppState>) -> ConsoleResult {
     let id = not_system(user_id(&path)?, ErrorKind::CannotBanSystemUser)?;
-    let result = accounts::ban(&state, id).await.and_then(found);
-    audit(&state, &staff.username, &staff.address, "ban", &id.to_string(), &outcome(&result)).await;
+    let result = state.accounts.ban(id).await.and_then(found);
+    state.accounts.audit(&staff.username, &staff.address, "ban", &id.to_string(), &outcome(&result)).await;
     result?;
     Ok(empty())
 }
@@ -202,8 +201,8 @@ pub async fn ban(staff: Staff, path: web::Path<String>, state: web::Data<AppStat
 /// `POST /v2/console/account/{id}/unban`: tokens voided by the ban stay void.
 pub async fn unban(staff: Staff, path: web::Path<String>, state: web::Data<AppState>) -> ConsoleResult {
     let id = not_system(user_id(&path)?, ErrorKind::CannotUnbanSystemUser)?;
-    let result = accounts::unban(&state, id).await.and_then(found);
-    audit(&state, &staff.username, &staff.address, "unban", &id.to_string(), &outcome(&result)).await;
+    let result = state.accounts.unban(id).await.and_then(found);
+    state.accounts.audit(&staff.username, &staff.address, "unban", &id.to_string(), &outcome(&result)).await;
     result?;
     Ok(empty())
 }
@@ -227,12 +226,12 @@ pub async fn unlink(
     let id = user_id(&raw_id)?;
     let JsonBody(UnlinkBody { device_id }) = body?;
     let result = async {
-        accounts::get_account(&state, id).await?;
-        staff::unlink(&state, id, kind, text(&device_id)).await
+        state.accounts.get_account(id).await?;
+        state.accounts.unlink_kind(id, kind, text(&device_id)).await
     }
     .await;
     let action = format!("unlink_{name}");
-    audit(&state, &staff.username, &staff.address, &action, &id.to_string(), &outcome(&result)).await;
+    state.accounts.audit(&staff.username, &staff.address, &action, &id.to_string(), &outcome(&result)).await;
     result?;
     Ok(empty())
 }
@@ -241,8 +240,8 @@ pub async fn unlink(
 /// shows it to the account itself.
 pub async fn friends(_: Staff, path: web::Path<String>, state: web::Data<AppState>) -> ConsoleResult {
     let id = user_id(&path)?;
-    accounts::get_account(&state, id).await?;
-    let page = accounts::friends::list(&state, id, None, None, "").await?;
+    state.accounts.get_account(id).await?;
+    let page = state.accounts.list_friends(id, None, None, "").await?;
     let mut body = serde_json::to_value(crate::http::users::friend_list(&state, page)).unwrap_or_default();
     // The console prints every field, empty ones included.
     if let Value::Object(map) = &mut body {

@@ -5,7 +5,6 @@ use actix_web::{web, HttpRequest};
 use serde::{Deserialize, Serialize};
 
 use super::{empty, json_ok, ConsoleResult};
-use crate::accounts::staff_access::{audit, check_credentials};
 use crate::error::{ApiError, Failure};
 use crate::http::staff::StaffToken;
 use crate::http::{client_address, JsonBody, Staff};
@@ -39,8 +38,8 @@ pub async fn authenticate(
     let JsonBody(credentials) = body?;
     let username = credentials.username.unwrap_or_default();
     let password = credentials.password.unwrap_or_default();
-    let checked = check_credentials(&state, &username, &password).await;
-    audit(&state, &username, &client_address(&req), "login", "", &outcome(&checked)).await;
+    let checked = state.accounts.check_staff(&username, &password).await;
+    state.accounts.audit(&username, &client_address(&req), "login", "", &outcome(&checked)).await;
     checked?;
     let token = state
         .console
@@ -76,7 +75,7 @@ pub async fn logout(
             .map_err(|e| Failure::LoggingOut.because(e)),
         None => Ok(()),
     };
-    audit(&state, &staff.username, &staff.address, "logout", "", &outcome(&result)).await;
+    state.accounts.audit(&staff.username, &staff.address, "logout", "", &outcome(&result)).await;
     result?;
     Ok(empty())
 }

@@ -179,7 +179,7 @@ impl LiveFeed {
             "messages_out_per_sec": per_sec(now.messages_out, before.messages_out),
             "slow_disconnects": now.slow.saturating_sub(before.slow),
             "queue_overflows": now.overflows.saturating_sub(before.overflows),
-            "argon2_queue": state.passwords.queue_depth(),
+            "argon2_queue": state.accounts.passwords.queue_depth(),
             "status": status,
         });
         if let Ok(mut history) = self.history.lock() {

@@ -60,7 +60,7 @@ struct ErrorBody<'a> {
 
 impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
-        self.0.code.http_status()
+        crate::http::error::status(self.0.code)
     }
     fn error_response(&self) -> HttpResponse {
         HttpResponse::build(self.status_code()).insert_header((header::CACHE_CONTROL, "no-store")).json(ErrorBody {
@@ -90,7 +90,7 @@ pub async fn metrics(state: aw::Data<AppState>) -> HttpResponse {
         return HttpResponse::NotFound().body("metrics are off (metrics.enabled = false)\n");
     }
     let m = &state.metrics;
-    m.password_queue_depth.set(state.passwords.queue_depth() as i64);
+    m.password_queue_depth.set(state.accounts.passwords.queue_depth() as i64);
     let (in_use, idle) = state.store.pool_stats();
     m.db_connections_in_use.set(in_use);
     m.db_connections_idle.set(idle);

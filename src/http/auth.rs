@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use crate::error::{ApiError, ApiResult, ErrorKind, Failure};
-use crate::sessions::{self, Claims, TokenKind};
+use crate::sessions::{Claims, TokenKind};
 use crate::AppState;
 
 /// How a client call proves who it is, checked from the request head alone. A call that
@@ -111,5 +111,5 @@ fn require_session(req: &HttpRequest, state: &AppState) -> ApiResult<Claims> {
     let invalid = || ApiError::from(ErrorKind::AuthTokenInvalid);
     let token = value.strip_prefix(b"Bearer ").ok_or_else(invalid)?;
     let token = std::str::from_utf8(token).map_err(|_| invalid())?;
-    sessions::verify(state, token, TokenKind::Access).ok_or_else(invalid)
+    state.sessions.verify(token, TokenKind::Access).ok_or_else(invalid)
 }

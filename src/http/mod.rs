@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod body;
 pub mod call;
+pub mod error;
 pub mod limits;
 pub mod query;
 pub mod staff;

@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::client_address;
-use crate::accounts::staff_access::{audit, check_credentials};
 use crate::config::ConsoleConfig;
 use crate::console::ConsoleError;
 use crate::error::{Code, ErrorKind};
@@ -138,10 +137,10 @@ impl FromRequest for Staff {
             let decoded = STANDARD.decode(encoded).map_err(|_| unauthenticated(INVALID))?;
             let text = String::from_utf8(decoded).map_err(|_| unauthenticated(INVALID))?;
             let (username, password) = text.split_once(':').ok_or_else(|| unauthenticated(INVALID))?;
-            match check_credentials(&state, username, password).await {
+            match state.accounts.check_staff(username, password).await {
                 Ok(()) => Ok(Staff { username: username.to_string(), address, token: None }),
                 Err(e) => {
-                    audit(&state, username, &address, "login", "", &e.message).await;
+                    state.accounts.audit(username, &address, "login", "", &e.message).await;
                     if e.code == Code::Unauthenticated {
                         Err(unauthenticated(INVALID))
                     } else {

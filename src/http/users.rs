@@ -4,7 +4,6 @@
 use entity::users;
 use serde::Serialize;
 
-use crate::accounts::friends;
 use crate::clock::rfc3339;
 use crate::AppState;
 
@@ -97,7 +96,7 @@ pub struct FriendList {
 }
 
 /// The wire form of a page of friends (also used by the console).
-pub fn friend_list(state: &AppState, page: friends::FriendPage) -> FriendList {
+pub fn friend_list(state: &AppState, page: crate::accounts::FriendPage) -> FriendList {
     let friends = page
         .friends
         .into_iter()

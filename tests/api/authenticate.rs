@@ -328,14 +328,14 @@ both_backends!(banned_account_cannot_authenticate);
 async fn banned_account_cannot_authenticate(app: TestApp) {
     let reply = app.device("banned-device-1").await;
     let uid = uuid::Uuid::parse_str(claims(&reply.token())["uid"].as_str().unwrap()).unwrap();
-    assert!(hearth::accounts::ban(&app.state, uid).await.unwrap());
+    assert!(app.state.accounts.ban(uid).await.unwrap());
     app.device("banned-device-1").await.assert_error(403, 7, "User account banned.");
     app.post_key(&format!("{DEVICE}?create=false"), r#"{"id":"banned-device-1"}"#).await.assert_error(
         403,
         7,
         "User account banned.",
     );
-    assert!(hearth::accounts::unban(&app.state, uid).await.unwrap());
+    assert!(app.state.accounts.unban(uid).await.unwrap());
     assert_eq!(app.device("banned-device-1").await.status, 200);
 }
 
@@ -350,9 +350,9 @@ async fn refresh_of_a_banned_account_is_refused(app: TestApp) {
         .await
         .assert_error(403, 7, "User account banned.");
     // A real ban voids every token issued before it.
-    hearth::accounts::unban(&app.state, uid).await.unwrap();
+    app.state.accounts.unban(uid).await.unwrap();
     let older = app.device("banned-device-2").await;
-    hearth::accounts::ban(&app.state, uid).await.unwrap();
+    app.state.accounts.ban(uid).await.unwrap();
     app.post_key("/v2/account/session/refresh", &format!(r#"{{"token":"{}"}}"#, older.refresh_token()))
         .await
         .assert_error(401, 16, "Refresh token invalid or expired.");
@@ -368,7 +368,7 @@ async fn banned_account_cannot_log_in_by_username(app: TestApp) {
         )
         .await;
     let uid = uuid::Uuid::parse_str(claims(&created.token())["uid"].as_str().unwrap()).unwrap();
-    hearth::accounts::ban(&app.state, uid).await.unwrap();
+    app.state.accounts.ban(uid).await.unwrap();
     app.post_key(&format!("{EMAIL}?username=bannedname"), r#"{"password":"password1"}"#).await.assert_error(
         403,
         7,

@@ -306,7 +306,7 @@ async fn ban_sends_notification_then_closes_every_socket(app: TestApp) {
     let mut two = app.ws(&u.token, false).await;
     w.recv().await; // join
     let uid = uuid::Uuid::parse_str(&u.id).unwrap();
-    hearth::accounts::ban(&app.state, uid).await.unwrap();
+    app.state.accounts.ban(uid).await.unwrap();
     for ws in [&mut one, &mut two] {
         let (code, reason, texts) = ws.closed().await;
         assert_eq!((code, reason.as_str()), (1000, "server-side session disconnect"));

@@ -151,7 +151,7 @@ async fn lifetime_changes_never_bring_revoked_tokens_back(mut app: TestApp) {
         let uid = uuid::Uuid::parse_str(claims(&kept.token())["uid"].as_str().unwrap_or_default()).unwrap_or_default();
         let stored = app.state.store.invalidation_of(uid).await.expect("read").expect("stored invalidation");
         assert_eq!(stored.expires - stored.at, 7201);
-        hearth::sessions::sweep(&app.state).await;
+        app.state.sessions.sweep().await;
         assert_void(&app, &kept.token(), &kept.refresh_token()).await;
     }
 }

@@ -172,23 +172,23 @@ async fn logins_without_a_socket_start_no_actor_and_leave_the_live_list_when_the
         uuid::Uuid::parse_str(claims(&app.device("actor-device-000").await.token())["uid"].as_str().unwrap()).unwrap();
     // No per-user actor for a login: only the compact list knows the sessions.
     assert_eq!(app.state.registry.user_count(), 0);
-    assert_eq!(app.state.live.user_count(), 50);
-    assert_eq!(app.state.live.session_count(), 51);
-    assert_eq!(app.state.live.of(uid, hearth::clock::unix_now()).len(), 2);
+    assert_eq!(app.state.sessions.live.user_count(), 50);
+    assert_eq!(app.state.sessions.live.session_count(), 51);
+    assert_eq!(app.state.sessions.live.of(uid, hearth::clock::unix_now()).len(), 2);
     // Refresh tokens live 2 s; after that the sweep forgets every session.
     app.clock.advance(3);
-    hearth::sessions::sweep(&app.state).await;
-    assert_eq!((app.state.live.user_count(), app.state.live.session_count()), (0, 0));
+    app.state.sessions.sweep().await;
+    assert_eq!((app.state.sessions.live.user_count(), app.state.sessions.live.session_count()), (0, 0));
 }
 
 both_backends!(logout_all_ends_the_users_live_sessions);
 async fn logout_all_ends_the_users_live_sessions(app: TestApp) {
     let login = app.device("live-device-1").await;
     let uid = uuid::Uuid::parse_str(claims(&login.token())["uid"].as_str().unwrap()).unwrap();
-    assert_eq!(app.state.live.of(uid, hearth::clock::unix_now()).len(), 1);
+    assert_eq!(app.state.sessions.live.of(uid, hearth::clock::unix_now()).len(), 1);
     assert_eq!(app.post_bearer(LOGOUT, &login.token(), "{}").await.status, 200);
-    assert!(app.state.live.of(uid, hearth::clock::unix_now()).is_empty());
-    assert_eq!((app.state.live.user_count(), app.state.registry.user_count()), (0, 0));
+    assert!(app.state.sessions.live.of(uid, hearth::clock::unix_now()).is_empty());
+    assert_eq!((app.state.sessions.live.user_count(), app.state.registry.user_count()), (0, 0));
 }
 
 both_backends!(repeated_logins_keep_a_bounded_list_of_live_sessions);
@@ -198,7 +198,7 @@ async fn repeated_logins_keep_a_bounded_list_of_live_sessions(app: TestApp) {
     for _ in 0..hearth::sessions::MAX_SESSIONS_PER_USER + 10 {
         assert_eq!(app.device("bounded-sessions-device").await.status, 200);
     }
-    let live = app.state.live.of(uid, hearth::clock::unix_now());
+    let live = app.state.sessions.live.of(uid, hearth::clock::unix_now());
     assert_eq!(live.len(), hearth::sessions::MAX_SESSIONS_PER_USER);
     // Forgotten is not revoked: the first login's token still works.
     assert_eq!(app.get_bearer("/v2/account", &first.token()).await.status, 200);
@@ -213,6 +213,6 @@ async fn live_sessions_stop_at_their_ceiling_and_logins_still_work(app: TestApp)
         assert_eq!(login.status, 200, "{}", login.text);
         assert_eq!(app.get_bearer("/v2/account", &login.token()).await.status, 200);
     }
-    assert_eq!(app.state.live.session_count(), 5);
-    assert_eq!(app.state.live.untracked(), 5);
+    assert_eq!(app.state.sessions.live.session_count(), 5);
+    assert_eq!(app.state.sessions.live.untracked(), 5);
 }
