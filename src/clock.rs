@@ -1,10 +1,13 @@
 //! Time in Unix seconds, the unit of every stored time and token claim. Sessions, lockouts
 //! and account times read it from the `Clock` the app was built with, so tests move time
-//! forward (or hold it still) instead of sleeping.
+//! forward (or hold it still) instead of sleeping. Socket keepalive measures silence with
+//! the same clock's monotonic `instant`, and hears when a test moves it.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
 
 /// The wall clock. Only for times no test needs to move (log and notification stamps);
 /// everything the rules depend on asks the app's `Clock`.
@@ -18,12 +21,26 @@ pub struct Clock {
     adjust: Option<Arc<Adjust>>,
 }
 
-#[derive(Default)]
 struct Adjust {
     /// Seconds added to the wall clock.
     offset: AtomicI64,
     /// While not 0, the time it stands still at.
     frozen: AtomicI64,
+    /// Milliseconds added to the monotonic clock (`instant`); freezing does not stop it.
+    ahead_ms: AtomicU64,
+    /// Counts the moves, so timers that read `instant` look again.
+    advances: watch::Sender<u64>,
+}
+
+impl Default for Adjust {
+    fn default() -> Self {
+        Adjust {
+            offset: AtomicI64::new(0),
+            frozen: AtomicI64::new(0),
+            ahead_ms: AtomicU64::new(0),
+            advances: watch::channel(0).0,
+        }
+    }
 }
 
 impl Clock {
@@ -46,13 +63,28 @@ impl Clock {
         }
     }
 
-    /// Moves time forward by `secs` (a frozen clock stays frozen, later). No effect on the
-    /// system clock.
+    /// Moves time forward by `secs` (a frozen clock stays frozen, later), and `instant`
+    /// with it. No effect on the system clock.
     pub fn advance(&self, secs: i64) {
         if let Some(a) = &self.adjust {
             a.offset.fetch_add(secs, Ordering::SeqCst);
             let _ = a.frozen.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| (f != 0).then_some(f + secs));
+            a.ahead_ms.fetch_add(secs.max(0) as u64 * 1000, Ordering::SeqCst);
+            a.advances.send_modify(|n| *n += 1);
         }
+    }
+
+    /// The monotonic time timers measure with: `Instant::now()`, plus what tests advanced.
+    pub fn instant(&self) -> Instant {
+        match &self.adjust {
+            None => Instant::now(),
+            Some(a) => Instant::now() + Duration::from_millis(a.ahead_ms.load(Ordering::SeqCst)),
+        }
+    }
+
+    /// Changes on every `advance`; `None` for the system clock, which only real time moves.
+    pub fn advances(&self) -> Option<watch::Receiver<u64>> {
+        self.adjust.as_ref().map(|a| a.advances.subscribe())
     }
 
     /// Holds time at the current second until `advance` or `resume`.
@@ -111,6 +143,22 @@ mod tests {
         let system = Clock::system();
         system.advance(100);
         assert!((system.now() - unix_now()).abs() <= 1);
+        assert!(system.advances().is_none());
+    }
+
+    #[test]
+    fn instants_move_with_advance_and_not_with_freeze() {
+        let clock = Clock::adjustable();
+        let mut advances = clock.advances().unwrap();
+        let start = clock.instant();
+        clock.freeze();
+        clock.advance(15);
+        let moved = clock.instant().duration_since(start);
+        assert!(moved >= std::time::Duration::from_secs(15) && moved < std::time::Duration::from_secs(16));
+        assert!(advances.has_changed().unwrap());
+        assert_eq!(*advances.borrow_and_update(), 1);
+        let system = Clock::system();
+        assert!(system.instant().duration_since(std::time::Instant::now()) < std::time::Duration::from_millis(5));
     }
 
     #[test]

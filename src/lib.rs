@@ -282,7 +282,17 @@ pub async fn start_with_state(state: web::Data<AppState>) -> Result<Running, Sta
             Some(addr)
         }
     };
-    let background = vec![tokio::spawn(sweep_loop(state.clone())), tokio::spawn(console::sample_loop(state.clone()))];
+    let mut background =
+        vec![tokio::spawn(sweep_loop(state.clone())), tokio::spawn(console::sample_loop(state.clone()))];
+    if let Some(mut advances) = state.clock.advances() {
+        // A test moved time: sockets look at their keepalive again at once.
+        let registry = state.registry.clone();
+        background.push(tokio::spawn(async move {
+            while advances.changed().await.is_ok() {
+                registry.check_keepalive();
+            }
+        }));
+    }
     let gates = [client_gate, console_gate];
     Ok(Running { addr, console_addr, metrics_addr, state, gates, handle, task, idle_close, side, background })
 }

@@ -8,7 +8,7 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use uuid::Uuid;
 
-use super::socket::{Disconnect, SocketActor};
+use super::socket::{CheckKeepalive, Disconnect, SocketActor};
 use super::user_sessions::{
     AllSessionsEnded, CountSockets, SocketAttached, SocketDetached, TokenRevoked, UserSessions,
 };
@@ -105,6 +105,13 @@ impl SessionRegistry {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Asks every socket to look at its keepalive now (a test moved the clock).
+    pub fn check_keepalive(&self) {
+        for socket in self.inner.sockets.iter() {
+            socket.do_send(CheckKeepalive);
         }
     }
 

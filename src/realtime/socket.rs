@@ -121,9 +121,12 @@ pub struct SocketActor {
     /// Set once closing has begun: no more frames are queued after the close frame.
     closing: bool,
     cleaned: bool,
+    /// When the peer last showed life, on the app clock's `instant`.
     last_life: Instant,
     pinged: bool,
     countdown: u32,
+    /// The next keepalive look, replaced when the clock is moved.
+    keepalive_timer: Option<SpawnHandle>,
     /// The socket's place under `socket.max_connections`, given back when it stops.
     _connection: ConnectionPermit,
 }
@@ -132,6 +135,7 @@ impl SocketActor {
     pub fn new(state: web::Data<AppState>, id: SocketIdentity, writer: FrameWriter, permit: ConnectionPermit) -> Self {
         let bus = state.bus.clone();
         let countdown = state.config.socket.ping_backoff_threshold;
+        let last_life = state.clock.instant();
         Self {
             session_text: id.session_id.to_string(),
             state,
@@ -143,9 +147,10 @@ impl SocketActor {
             partial: None,
             closing: false,
             cleaned: false,
-            last_life: Instant::now(),
+            last_life,
             pinged: false,
             countdown,
+            keepalive_timer: None,
             _connection: permit,
         }
     }
@@ -290,7 +295,7 @@ impl SocketActor {
     // ---- keepalive --------------------------------------------------------------------
 
     fn life(&mut self) {
-        self.last_life = Instant::now();
+        self.last_life = self.state.clock.instant();
         self.pinged = false;
         self.countdown = self.state.config.socket.ping_backoff_threshold;
     }
@@ -302,8 +307,11 @@ impl SocketActor {
         } else {
             self.last_life + Duration::from_millis(socket.ping_period_ms)
         };
-        let delay = next.saturating_duration_since(Instant::now());
-        ctx.run_later(delay, |actor, ctx| actor.keepalive(ctx));
+        let delay = next.saturating_duration_since(self.state.clock.instant());
+        if let Some(timer) = self.keepalive_timer.take() {
+            ctx.cancel_future(timer);
+        }
+        self.keepalive_timer = Some(ctx.run_later(delay, |actor, ctx| actor.keepalive(ctx)));
     }
 
     fn keepalive(&mut self, ctx: &mut Context<Self>) {
@@ -311,7 +319,7 @@ impl SocketActor {
             return;
         }
         let socket = &self.state.config.socket;
-        let silent = self.last_life.elapsed();
+        let silent = self.state.clock.instant().saturating_duration_since(self.last_life);
         if silent >= Duration::from_millis(socket.pong_wait_ms) {
             let reason = match (self.id.local, self.id.peer) {
                 (Some(local), Some(peer)) => format!("read tcp {local}->{peer}: i/o timeout"),
@@ -566,6 +574,18 @@ impl Handler<Push> for SocketActor {
         self.count_sent(msg.text_len);
         self.writer.queue_encoded(msg.frame);
         self.flush(ctx);
+    }
+}
+
+/// Look at the keepalive now: the app's clock was moved (tests).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CheckKeepalive;
+
+impl Handler<CheckKeepalive> for SocketActor {
+    type Result = ();
+    fn handle(&mut self, _: CheckKeepalive, ctx: &mut Context<Self>) {
+        self.keepalive(ctx);
     }
 }
 

@@ -257,42 +257,40 @@ async fn client_close_code_is_echoed_with_empty_reason(app: TestApp) {
     assert_eq!((code, reason.as_str()), (4000, ""));
 }
 
-storage_free!(silent_client_is_pinged_then_dropped, |c: &mut hearth::config::Config| {
-    c.socket.ping_period_ms = 300;
-    c.socket.pong_wait_ms = 700;
-});
+storage_free!(silent_client_is_pinged_then_dropped);
 async fn silent_client_is_pinged_then_dropped(app: TestApp) {
     let u = user(&app, "silent").await;
-    let mut ws = app.ws(&u.token, false).await;
-    // Not reading means not answering the ping.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    use futures_util::StreamExt;
-    let mut saw_ping = false;
-    let close = loop {
-        match tokio::time::timeout(Duration::from_secs(3), ws.stream.next()).await.unwrap() {
-            Some(Ok(tokio_tungstenite::tungstenite::Message::Ping(payload))) => {
-                assert!(payload.is_empty());
-                saw_ping = true;
-            }
-            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => break frame.unwrap(),
-            other => panic!("unexpected {other:?}"),
-        }
-    };
-    assert!(saw_ping);
-    assert_eq!(u16::from(close.code), 1000);
-    assert!(close.reason.starts_with("read tcp 127.0.0.1:"), "{}", close.reason);
-    assert!(close.reason.ends_with(": i/o timeout"), "{}", close.reason);
+    // A raw connection: nothing answers the ping (a client library would).
+    let mut stream = raw::upgrade(&app.addr, &u.token).await;
+    let socket = &app.config.socket;
+    let (ping_secs, pong_secs) = (socket.ping_period_ms / 1000, socket.pong_wait_ms / 1000);
+    assert_eq!(raw::ws_read(&mut stream, Duration::from_millis(300)).await, None);
+    // Just short of the ping period: still nothing.
+    app.clock.advance(ping_secs as i64 - 1);
+    assert_eq!(raw::ws_read(&mut stream, Duration::from_millis(300)).await, None);
+    app.clock.advance(1);
+    let ping = raw::ws_read(&mut stream, Duration::from_secs(3)).await;
+    assert_eq!(ping, Some((0x9, vec![])), "an empty ping after {ping_secs} s of silence");
+    app.clock.advance((pong_secs - ping_secs) as i64);
+    let (opcode, payload) = raw::ws_read(&mut stream, Duration::from_secs(3)).await.expect("a close frame");
+    assert_eq!(opcode, 0x8);
+    assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1000);
+    let reason = String::from_utf8_lossy(&payload[2..]);
+    assert!(reason.starts_with("read tcp 127.0.0.1:") && reason.ends_with(": i/o timeout"), "{reason}");
 }
 
-storage_free!(answering_pings_keeps_the_socket, |c: &mut hearth::config::Config| {
-    c.socket.ping_period_ms = 200;
-    c.socket.pong_wait_ms = 500;
-});
+storage_free!(answering_pings_keeps_the_socket);
 async fn answering_pings_keeps_the_socket(app: TestApp) {
     let u = user(&app, "lively").await;
     let mut ws = app.ws(&u.token, false).await;
-    // Reading lets tungstenite answer each ping with a pong.
-    ws.silent_for(1500).await;
+    // Three ping periods, more than the pong wait: reading lets tungstenite answer each
+    // ping with a pong, and every pong counts as life.
+    let ping_secs = (app.config.socket.ping_period_ms / 1000) as i64;
+    assert!(3 * ping_secs * 1000 > app.config.socket.pong_wait_ms as i64);
+    for _ in 0..3 {
+        app.clock.advance(ping_secs);
+        ws.silent_for(300).await;
+    }
     assert_eq!(ws.request(r#"{"cid":"1","ping":{}}"#).await, json!({"cid":"1","pong":{}}));
 }
 
