@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::helpers::{claims, wait_until, Reply, TestApp, ADMIN};
 use crate::provider::{token_body, Canned, Provider};
-use crate::{both_backends, provider_test};
+use crate::{both_backends, provider_test, storage_free};
 
 /// A device account: (user id, access token).
 async fn device_user(app: &TestApp, device: &str) -> (String, String) {
@@ -597,6 +597,46 @@ async fn live_feed_sends_history_then_a_sample_a_second(app: TestApp) {
     // Without authentication there is no stream.
     let res = app.client.get(app.console_url("/v2/console/live")).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 401);
+}
+
+/// The first event of a live stream opened with `since`: the history array.
+async fn live_history(app: &TestApp, token: &str, since: &str) -> Vec<Value> {
+    let url = app.console_url(&format!("/v2/console/live{since}"));
+    let mut res = app.client.get(url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout_at(deadline, res.chunk()).await.expect("history at once").unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("stream open")));
+    }
+    let data = text.strip_prefix("event: history\ndata: ").expect("history first");
+    serde_json::from_str(data.split("\n\n").next().unwrap()).unwrap()
+}
+
+storage_free!(a_page_opened_later_gets_the_history_since_the_instant_it_asks_for);
+async fn a_page_opened_later_gets_the_history_since_the_instant_it_asks_for(app: TestApp) {
+    let token = app.console_token().await;
+    // The sampler takes one a second: wait for three.
+    assert!(wait_until(|| app.state.console.live.len() >= 3).await);
+    let all = live_history(&app, &token, "?since=0").await;
+    assert!(all.len() >= 3, "{}", all.len());
+    let times: Vec<u64> = all.iter().map(|s| s["time"].as_u64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[1] > w[0]), "{times:?}");
+    // Only the newest carries the node's status.
+    assert_eq!(all.last().unwrap()["status"]["name"], app.config.name.as_str());
+    assert!(all[0].get("status").is_none());
+    // Since the second one: everything after it.
+    let later = live_history(&app, &token, &format!("?since={}", times[1])).await;
+    assert_eq!(later.first().unwrap()["time"].as_u64(), Some(times[2]));
+    // The default is the last 15 minutes: all of it here.
+    assert!(live_history(&app, &token, "").await.len() >= all.len());
+    let future = live_history(&app, &token, &format!("?since={}", times.last().unwrap() + 3_600_000)).await;
+    assert!(future.is_empty());
+    let res = app.client.get(app.console_url("/v2/console/live?since=yesterday")).bearer_auth(&token).send().await;
+    let body: Value = res.unwrap().json().await.unwrap();
+    assert_eq!(body["code"], 3);
+    assert_eq!(body["message"], "parsing field \"since\": strconv.ParseInt: parsing \"yesterday\": invalid syntax");
 }
 
 both_backends!(the_web_page_and_its_assets_are_served_from_the_binary);

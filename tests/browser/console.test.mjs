@@ -149,3 +149,31 @@ test("staff log in, watch sockets, ban a player and find the ban in the audit", 
   });
   assert.equal(again.status, 403);
 });
+
+test("a page opened later shows the recent history at once, and the range can change", async () => {
+  // The server has sampled once a second since it started (the test above took seconds).
+  const later = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  try {
+    await later.goto(consoleUrl + "/");
+    await later.fill("#login-username", "admin");
+    await later.fill("#login-password", "password");
+    await later.click("#login-submit");
+    await later.waitForFunction(() => document.querySelector("#feed-state").textContent === "live");
+    // History arrives with the stream's first event: the three sessions of the test above
+    // are in it, though one of them has been closed since (live samples show two).
+    await later.waitForFunction(() => Number(document.querySelector("#chart-sessions").dataset.maxSessions) >= 3,
+      null, { timeout: 900 });
+    const opened = await later.$eval("#chart-sessions", (e) => ({ ...e.dataset }));
+    assert.equal(opened.range, "15");
+    assert.ok(Number(opened.points) >= 2, `history of ${opened.points} samples`);
+    await later.click('#range button[data-minutes="1"]');
+    await later.waitForFunction(() => document.querySelector("#chart-sessions").dataset.range === "1");
+    await later.waitForFunction(() => document.querySelector("#feed-state").textContent === "live");
+    const minute = Number(await later.$eval("#chart-sessions", (e) => e.dataset.points));
+    assert.ok(minute >= 1 && minute <= 62, `one minute holds at most 61 samples, not ${minute}`);
+    assert.equal(await later.getAttribute('#range button[data-minutes="1"]', "class"), "active");
+    await later.screenshot({ path: `${shots}/console-history.png`, fullPage: true });
+  } finally {
+    await later.close();
+  }
+});

@@ -3,7 +3,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const HISTORY = 120;
+// Minutes the charts show; the server keeps an hour.
+const RANGES = [1, 15, 60];
 const METHODS = ["device", "email", "custom"];
 const OUTCOMES = ["created", "login", "wrong_credentials", "throttled", "banned", "not_found", "invalid", "error"];
 
@@ -14,6 +15,7 @@ let series = null;
 let searchCursor = "";
 let auditCursor = "";
 let current = null; // the account shown
+let rangeMinutes = 15;
 
 // ---- requests ----------------------------------------------------------------------------
 
@@ -129,9 +131,21 @@ function resizeCharts() {
 }
 window.addEventListener("resize", () => charts && resizeCharts());
 
+// The range buttons: the charts show the last 1, 15 or 60 minutes; a wider range than the
+// page holds asks the server for its history again.
+for (const button of document.querySelectorAll("#range button")) {
+  button.addEventListener("click", () => {
+    const minutes = Number(button.dataset.minutes);
+    if (!RANGES.includes(minutes) || minutes === rangeMinutes) return;
+    rangeMinutes = minutes;
+    for (const b of document.querySelectorAll("#range button")) b.classList.toggle("active", b === button);
+    connect();
+  });
+}
+
 function push(sample) {
   const perMethod = (m) => OUTCOMES.reduce((sum, o) => sum + (sample.logins[m][o] || 0), 0);
-  const add = (key, value) => { series[key].push(value); if (series[key].length > HISTORY) series[key].shift(); };
+  const add = (key, value) => series[key].push(value);
   add("t", sample.time / 1000);
   add("sessions", sample.sessions);
   add("presences", sample.presences);
@@ -140,6 +154,11 @@ function push(sample) {
   add("p99", sample.latency_p99_ms);
   add("in", sample.messages_in_per_sec);
   add("out", sample.messages_out_per_sec);
+  // Drop what fell out of the range.
+  const oldest = series.t[series.t.length - 1] - rangeMinutes * 60;
+  let drop = 0;
+  while (drop < series.t.length && series.t[drop] < oldest) drop++;
+  if (drop) for (const key of Object.keys(series)) series[key].splice(0, drop);
 }
 
 function draw(sample) {
@@ -150,9 +169,10 @@ function draw(sample) {
   // What the sessions chart plots, for tests and for anyone inspecting the page.
   const plotted = $("chart-sessions");
   plotted.dataset.points = series.t.length;
+  plotted.dataset.range = rangeMinutes;
   plotted.dataset.lastSessions = series.sessions.length ? series.sessions[series.sessions.length - 1] : "";
   plotted.dataset.maxSessions = series.sessions.length ? Math.max(...series.sessions) : "";
-  if (!sample) return;
+  if (!sample || !sample.status) return;
   const s = sample.status;
   $("node-name").textContent = s.name;
   $("stat-sessions").textContent = sample.sessions;
@@ -191,7 +211,8 @@ async function connect() {
   feed = controller;
   $("feed-state").textContent = "connecting…";
   try {
-    const res = await fetch("/v2/console/live", {
+    const since = Date.now() - rangeMinutes * 60 * 1000;
+    const res = await fetch("/v2/console/live?since=" + since, {
       headers: { Authorization: "Bearer " + token }, signal: controller.signal,
     });
     if (res.status === 401) { logout(false); return; }
