@@ -182,6 +182,8 @@ section! {
         token_expiry_sec: i64 = 86_400, "Console token lifetime in seconds", at_least(1);
         max_failed_logins: u32 = 5, "Failed console logins per username before 429; 0 = off";
         failed_login_window_sec: i64 = 900, "Window of the console failed-login count in seconds", at_least(1);
+        audit_retention_days: u32 = 90, "Days the audit trail keeps a row; 0 = forever";
+        audit_failed_logins_per_minute: u32 = 60, "Failed staff logins audited a minute; more are counted in one row";
         read_timeout_ms: u64 = 10_000, "Console deadline for reading a whole request", at_least(1);
         idle_timeout_ms: u64 = 300_000, "Console keep-alive idle timeout", at_least(1);
         max_connections: usize = 256, "Open console connections; more are refused", at_least(1);

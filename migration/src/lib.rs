@@ -8,6 +8,7 @@ mod m20261126_000002_user_edge;
 mod m20261126_000003_console;
 mod m20261126_000004_sqlite_device_signup;
 mod m20261130_000005_hardening;
+mod m20261130_000006_console_audit_filters;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_console::Migration),
             Box::new(m20261126_000004_sqlite_device_signup::Migration),
             Box::new(m20261130_000005_hardening::Migration),
+            Box::new(m20261130_000006_console_audit_filters::Migration),
         ]
     }
 }

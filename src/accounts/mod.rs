@@ -45,6 +45,7 @@ pub struct Accounts {
     lockout: Lockout,
     /// The console's admin and the lockout of its logins.
     console: ConsoleConfig,
+    audit_cap: staff_access::AuditCap,
 }
 
 impl Accounts {
@@ -58,7 +59,8 @@ impl Accounts {
         console: &ConsoleConfig,
     ) -> Self {
         let lockout = Lockout { limit: session.max_failed_logins, window_sec: session.failed_login_window_sec };
-        Accounts { store, clock, passwords, social, sessions, lockout, console: console.clone() }
+        let audit_cap = staff_access::AuditCap::default();
+        Accounts { store, clock, passwords, social, sessions, lockout, console: console.clone(), audit_cap }
     }
 }
 

@@ -134,6 +134,15 @@ pub async fn sweep(state: &AppState) {
     if let Err(e) = state.store.sweep_console(now).await {
         tracing::warn!(error = %e, "console sweep failed");
     }
+    let days = state.config.console.audit_retention_days;
+    if days > 0 {
+        match state.store.sweep_audit(now - i64::from(days) * 86_400).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, days, "audit rows past their retention deleted"),
+            Err(e) => tracing::warn!(error = %e, "audit retention sweep failed"),
+        }
+    }
+    state.accounts.flush_audit_cap().await;
 }
 
 /// Loads logged-out console tokens (at start).

@@ -1,15 +1,18 @@
 //! `GET /v2/console/status` (sessions-registry.md §3), `GET /v2/console/config` with secrets
 //! redacted, and `GET /v2/console/audit` (console.md §4).
 
+use std::collections::HashMap;
 use std::time::UNIX_EPOCH;
 
 use actix_web::web;
 use serde_json::json;
+use uuid::Uuid;
 
 use super::{json_ok, ConsoleResult};
 use crate::clock::rfc3339;
-use crate::error::{ApiError, ErrorKind, Failure};
-use crate::http::{Query, Staff};
+use crate::error::{ApiError, ApiResult, ErrorKind, Failure};
+use crate::http::{Query, QueryString, Staff};
+use crate::store::AuditFilter;
 use crate::AppState;
 
 /// Threads of this process: what Hearth reports as `goroutine_count`.
@@ -71,7 +74,20 @@ pub async fn config(_: Staff, state: web::Data<AppState>) -> ConsoleResult {
 
 const AUDIT_PAGE: u64 = 50;
 
+/// A Unix-seconds query parameter; empty is absent.
+fn seconds(query: &QueryString, name: &str) -> ApiResult<Option<i64>> {
+    match query.string(name, name)? {
+        text if text.is_empty() => Ok(None),
+        text => match text.parse() {
+            Ok(value) => Ok(Some(value)),
+            Err(_) => Err(ErrorKind::QueryNotInt { field: name.to_string(), value: text }.into()),
+        },
+    }
+}
+
 /// Newest first, 50 a page; `next_cursor` is the id to continue below (empty at the end).
+/// Filters: `username` (staff), `action`, `since` and `until` (Unix seconds). Each entry
+/// names its target's username beside the id (empty when the account is gone).
 pub async fn audit(_: Staff, query: Result<Query, ApiError>, state: web::Data<AppState>) -> ConsoleResult {
     let Query(query) = query?;
     let cursor = query.string("cursor", "cursor")?;
@@ -79,23 +95,40 @@ pub async fn audit(_: Staff, query: Result<Query, ApiError>, state: web::Data<Ap
         "" => None,
         c => Some(c.parse::<i64>().map_err(|_| ErrorKind::ConsoleCursor)?),
     };
-    let mut rows =
-        state.store.list_audit(before, AUDIT_PAGE + 1).await.map_err(|e| Failure::ListingAuditTrail.because(e))?;
+    let text = |name: &str| query.string(name, name).map(|v| Some(v).filter(|v| !v.is_empty()));
+    let filter = AuditFilter {
+        username: text("username")?,
+        action: text("action")?,
+        since: seconds(&query, "since")?,
+        until: seconds(&query, "until")?,
+    };
+    let failed = |e| Failure::ListingAuditTrail.because(e);
+    let mut rows = state.store.list_audit(&filter, before, AUDIT_PAGE + 1).await.map_err(failed)?;
     let more = rows.len() as u64 > AUDIT_PAGE;
     rows.truncate(AUDIT_PAGE as usize);
     let next_cursor = match (more, rows.last()) {
         (true, Some(last)) => last.id.to_string(),
         _ => String::new(),
     };
+    let targets: Vec<Uuid> = rows.iter().filter_map(|r| Uuid::parse_str(&r.target).ok()).collect();
+    let names: HashMap<Uuid, String> = match targets.is_empty() {
+        true => HashMap::new(),
+        false => {
+            let users = state.store.find_users(&targets, &[], &[]).await.map_err(failed)?;
+            users.into_iter().map(|u| (u.id, u.username)).collect()
+        }
+    };
     let entries: Vec<_> = rows
         .iter()
         .map(|r| {
+            let target_username = Uuid::parse_str(&r.target).ok().and_then(|id| names.get(&id)).cloned();
             json!({
                 "id": r.id.to_string(),
                 "create_time": rfc3339(r.create_time),
                 "username": r.username,
                 "action": r.action,
                 "target": r.target,
+                "target_username": target_username.unwrap_or_default(),
                 "client_address": r.client_address,
                 "result": r.result,
             })

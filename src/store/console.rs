@@ -32,6 +32,16 @@ pub enum AfterCursor {
     Username(String),
 }
 
+/// Which audit rows to list: every given field must match; times are Unix seconds,
+/// `since` included, `until` not.
+#[derive(Default)]
+pub struct AuditFilter {
+    pub username: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
 /// An audit row to write.
 pub struct AuditEntry<'a> {
     pub time: i64,
@@ -144,13 +154,40 @@ impl Store {
         .map(|_| ())
     }
 
-    /// Newest first, `limit` rows with an id below `before` (all when `None`).
-    pub async fn list_audit(&self, before: Option<i64>, limit: u64) -> Result<Vec<console_audit::Model>, DbErr> {
+    /// Newest first, `limit` rows with an id below `before` (all when `None`) that match
+    /// `filter`.
+    pub async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<console_audit::Model>, DbErr> {
         let mut query = console_audit::Entity::find();
         if let Some(before) = before {
             query = query.filter(console_audit::Column::Id.lt(before));
         }
+        if let Some(username) = &filter.username {
+            query = query.filter(console_audit::Column::Username.eq(username.as_str()));
+        }
+        if let Some(action) = &filter.action {
+            query = query.filter(console_audit::Column::Action.eq(action.as_str()));
+        }
+        if let Some(since) = filter.since {
+            query = query.filter(console_audit::Column::CreateTime.gte(since));
+        }
+        if let Some(until) = filter.until {
+            query = query.filter(console_audit::Column::CreateTime.lt(until));
+        }
         query.order_by_desc(console_audit::Column::Id).limit(limit).all(&self.db).await
+    }
+
+    /// Deletes audit rows written before `before` (Unix seconds).
+    pub async fn sweep_audit(&self, before: i64) -> Result<u64, DbErr> {
+        console_audit::Entity::delete_many()
+            .filter(console_audit::Column::CreateTime.lt(before))
+            .exec(&self.writer)
+            .await
+            .map(|r| r.rows_affected)
     }
 
     pub async fn insert_console_revoked_token(&self, cki: Uuid, expires_at: i64) -> Result<(), DbErr> {

@@ -21,7 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Connection};
 
 pub use accounts::{AccountUpdate, CreateError, Identifier, Login, NewAccount, UnlinkOutcome};
-pub use console::{AccountFilter, AfterCursor, AuditEntry};
+pub use console::{AccountFilter, AfterCursor, AuditEntry, AuditFilter};
 pub use friends::{EdgeCursor, FriendEdge};
 pub use revocations::{StoredInvalidation, StoredRevocations};
 

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::Value;
 
@@ -654,4 +655,118 @@ async fn the_web_page_and_its_assets_are_served_from_the_binary(app: TestApp) {
         assert!(res.headers()["content-type"].to_str().unwrap().starts_with(kind), "{path}");
         assert!(!res.text().await.unwrap().is_empty(), "{path}");
     }
+}
+
+both_backends!(the_audit_filters_by_staff_action_and_time_and_names_the_target);
+async fn the_audit_filters_by_staff_action_and_time_and_names_the_target(app: TestApp) {
+    let token = app.console_token().await;
+    let (uid, _) = device_user(&app, "console-audit-filter-1").await;
+    let username = app.console_get(&format!("/v2/console/account/{uid}"), &token).await.body["account"]["user"]
+        ["username"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.clock.freeze();
+    let before_ban = app.clock.now();
+    app.clock.advance(10);
+    assert_eq!(app.console_post(&format!("/v2/console/account/{uid}/ban"), &token, "").await.status, 200);
+    app.clock.advance(10);
+    assert_eq!(app.console_post(&format!("/v2/console/account/{uid}/unban"), &token, "").await.status, 200);
+    assert_eq!(app.console_authenticate("someone-else", "wrong-password").await.status, 401);
+    let list = |query: &str| {
+        let path = format!("/v2/console/audit?{query}");
+        let token = token.clone();
+        let app = &app;
+        async move { app.console_get(&path, &token).await }
+    };
+    let bans = list("action=ban").await;
+    assert_eq!(bans.status, 200, "{}", bans.text);
+    let entries = bans.body["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["target"], uid.as_str());
+    assert_eq!(entries[0]["target_username"], username.as_str());
+    assert_eq!(entries[0]["username"], ADMIN.0);
+    let by_staff = list("username=someone-else").await.body["entries"].as_array().unwrap().clone();
+    assert_eq!(by_staff.len(), 1);
+    assert_eq!((by_staff[0]["action"].as_str(), by_staff[0]["target_username"].as_str()), (Some("login"), Some("")));
+    // Time: the ban happened 10 s after `before_ban`, the unban 20 s after.
+    let window = list(&format!("since={}&until={}", before_ban + 5, before_ban + 15)).await;
+    let actions: Vec<&str> =
+        window.body["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions, ["ban"]);
+    let both = list(&format!("username={}&since={}", ADMIN.0, before_ban + 5)).await;
+    let actions: Vec<&str> =
+        both.body["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions, ["unban", "ban"]);
+    list("since=soon").await.assert_error(
+        400,
+        3,
+        "parsing field \"since\": strconv.ParseInt: parsing \"soon\": invalid syntax",
+    );
+    // A deleted account's rows stay, without a username.
+    assert_eq!(
+        app.client
+            .delete(app.console_url(&format!("/v2/console/account/{uid}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let after = list("action=ban").await.body["entries"][0].clone();
+    assert_eq!((after["target"].as_str(), after["target_username"].as_str()), (Some(uid.as_str()), Some("")));
+}
+
+both_backends!(audit_rows_past_their_retention_are_swept, |c: &mut hearth::config::Config| {
+    c.console.audit_retention_days = 90;
+});
+async fn audit_rows_past_their_retention_are_swept(app: TestApp) {
+    let token = app.console_token().await;
+    let (uid, _) = device_user(&app, "console-audit-retention-1").await;
+    assert_eq!(app.console_post(&format!("/v2/console/account/{uid}/ban"), &token, "").await.status, 200);
+    app.clock.advance(89 * 86_400);
+    let token = app.console_token().await;
+    assert_eq!(app.console_post(&format!("/v2/console/account/{uid}/unban"), &token, "").await.status, 200);
+    hearth::console::sweep(&app.state).await;
+    let actions = |reply: &Reply| -> Vec<String> {
+        reply.body["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["action"].as_str().map(String::from))
+            .collect()
+    };
+    assert_eq!(actions(&app.console_get("/v2/console/audit", &token).await), ["unban", "login", "ban", "login"]);
+    // 91 days after the ban (2 after the unban): the ban and its login are gone.
+    app.clock.advance(2 * 86_400);
+    let token = app.console_token().await;
+    hearth::console::sweep(&app.state).await;
+    assert_eq!(actions(&app.console_get("/v2/console/audit", &token).await), ["login", "unban", "login"]);
+}
+
+both_backends!(failed_logins_past_the_cap_of_a_minute_are_counted_in_one_row, |c: &mut hearth::config::Config| {
+    c.console.audit_failed_logins_per_minute = 3;
+    c.console.max_failed_logins = 0;
+});
+async fn failed_logins_past_the_cap_of_a_minute_are_counted_in_one_row(app: TestApp) {
+    app.clock.freeze();
+    // Start at the beginning of a minute, so the ten attempts share it.
+    app.clock.advance(60 - app.clock.now().rem_euclid(60));
+    let names: Vec<String> = (0..10).map(|n| format!("spray-{n}")).collect();
+    let attempts = join_all(names.iter().map(|name| app.console_authenticate(name, "guess"))).await;
+    assert!(attempts.iter().all(|r| r.status == 401));
+    let rows = app.state.store.list_audit(&Default::default(), None, 100).await.unwrap();
+    assert_eq!(rows.iter().filter(|r| r.action == "login").count(), 3, "the cap of the minute");
+    // The next minute: the seven over the cap are written as one row by the sweep.
+    app.clock.advance(60);
+    hearth::console::sweep(&app.state).await;
+    let rows = app.state.store.list_audit(&Default::default(), None, 100).await.unwrap();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0].result, "7 more failed logins in one minute, past the cap of 3, not listed one by one");
+    // A successful login is never capped.
+    let token = app.console_token().await;
+    assert!(!token.is_empty());
+    let rows = app.state.store.list_audit(&Default::default(), None, 100).await.unwrap();
+    assert_eq!((rows.len(), rows[0].result.as_str()), (5, "ok"));
 }

@@ -65,7 +65,7 @@ async fn fifty_concurrent_wrong_console_logins_check_only_the_limit(app: TestApp
     assert_eq!(outcomes(&statuses), (5, 45, 0), "{statuses:?}");
     // Locked, even with the right password; every attempt is in the audit trail.
     assert_eq!(app.console_authenticate(ADMIN.0, ADMIN.1).await.status, 429);
-    let rows = app.state.store.list_audit(None, 100).await.expect("audit");
+    let rows = app.state.store.list_audit(&Default::default(), None, 100).await.expect("audit");
     let logins: Vec<_> = rows.iter().filter(|r| r.action == "login" && r.username == ADMIN.0).collect();
     assert_eq!(logins.len(), 51);
     assert_eq!(logins.iter().filter(|r| r.result == "Invalid credentials.").count(), 5);
@@ -77,7 +77,7 @@ async fn console_login_with_control_characters_is_refused_and_audited(app: TestA
     for username in ["ad\u{0}min", "admin\u{1}", "\u{7f}", &"a".repeat(129)] {
         app.console_authenticate(username, ADMIN.1).await.assert_error(401, 16, "Invalid credentials.");
     }
-    let rows = app.state.store.list_audit(None, 10).await.expect("audit");
+    let rows = app.state.store.list_audit(&Default::default(), None, 10).await.expect("audit");
     let mut names: Vec<String> = rows.iter().filter(|r| r.action == "login").map(|r| r.username.clone()).collect();
     names.sort();
     let mut expected = vec!["\\u{7f}".to_string(), "ad\\u{0}min".into(), "admin\\u{1}".into(), "a".repeat(128)];

@@ -106,8 +106,9 @@ test("staff log in, watch sockets, ban a player and find the ban in the audit", 
 
   // Find the player by device id.
   await page.click("#tab-accounts");
-  const deviceId = (await (await fetch(`${api}/v2/account`, { headers: { Authorization: "Bearer " + target.token } })).json())
-    .devices[0].id;
+  const targetAccount = await (await fetch(`${api}/v2/account`, { headers: { Authorization: "Bearer " + target.token } }))
+    .json();
+  const deviceId = targetAccount.devices[0].id;
   await page.fill("#search", deviceId);
   await page.click("#search-submit");
   await page.waitForSelector(`#results tr[data-id="${target.uid}"]`);
@@ -141,6 +142,13 @@ test("staff log in, watch sockets, ban a player and find the ban in the audit", 
   const row = await page.textContent(`#audit-table tr[data-action="ban"][data-target="${target.uid}"]`);
   assert.match(row, /admin/);
   assert.match(row, /ok/);
+  assert.ok(row.includes(`${targetAccount.user.username} (${target.uid})`), `the target's username beside its id: ${row}`);
+  // Filter by action: only bans remain.
+  await page.selectOption("#audit-action", "ban");
+  await page.click("#audit-refresh");
+  await page.waitForFunction(() => [...document.querySelectorAll("#audit-table tbody tr")]
+    .every((tr) => tr.dataset.action === "ban"));
+  assert.equal(await page.$$eval("#audit-table tbody tr", (rows) => rows.length), 1);
   await page.screenshot({ path: `${shots}/console-audit.png`, fullPage: true });
 
   // And the client API refuses the banned player.

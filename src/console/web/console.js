@@ -383,21 +383,38 @@ $("action-delete").addEventListener("click", () =>
 
 // ---- audit ---------------------------------------------------------------------------------
 
-$("audit-refresh").addEventListener("click", () => loadAudit(true));
+$("audit-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  loadAudit(true);
+});
 $("audit-more").addEventListener("click", () => loadAudit(false));
+
+// The filters as query parameters; times from the local datetime inputs, in Unix seconds.
+function auditQuery() {
+  const params = new URLSearchParams({ cursor: auditCursor });
+  const staff = $("audit-staff").value.trim();
+  if (staff) params.set("username", staff);
+  if ($("audit-action").value) params.set("action", $("audit-action").value);
+  for (const [id, name] of [["audit-since", "since"], ["audit-until", "until"]]) {
+    const value = $(id).value;
+    if (value) params.set(name, String(Math.floor(new Date(value).getTime() / 1000)));
+  }
+  return params.toString();
+}
 
 async function loadAudit(fresh) {
   if (fresh) auditCursor = "";
   try {
-    const page = await api("GET", "/v2/console/audit?cursor=" + encodeURIComponent(auditCursor));
+    const page = await api("GET", "/v2/console/audit?" + auditQuery());
     const body = $("audit-table").tBodies[0];
     if (fresh) body.textContent = "";
     for (const entry of page.entries) {
       const row = body.insertRow();
       row.dataset.action = entry.action;
       row.dataset.target = entry.target;
-      for (const key of ["create_time", "username", "action", "target", "result", "client_address"]) {
-        row.appendChild(el("td", entry[key]));
+      const target = entry.target_username ? entry.target_username + " (" + entry.target + ")" : entry.target;
+      for (const text of [entry.create_time, entry.username, entry.action, target, entry.result, entry.client_address]) {
+        row.appendChild(el("td", text));
       }
     }
     auditCursor = page.next_cursor;
