@@ -44,8 +44,8 @@ section! {
 
 section! {
     pub struct SocketConfig {
-        address: String = text("127.0.0.1"), "Client API listen address";
-        port: u16 = 7350, "Client API port";
+        address: String = text("127.0.0.1"), "Client API and gRPC listen address";
+        port: u16 = 7350, "Client API port; gRPC listens on this port minus 1";
         server_key: String = text(DEFAULT_SERVER_KEY), "Server key clients send with HTTP Basic", not_empty, secret,
             warn_default;
         max_request_size_bytes: usize = 262_144, "Largest request body in bytes", at_least(1);

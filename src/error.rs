@@ -115,6 +115,9 @@ pub enum ErrorKind {
     GameCenterSignatureRequired,
     #[error("GameCenter timestamp is required.")]
     GameCenterTimestampRequired,
+    /// Only over gRPC: an `AuthenticateGameCenter` request without its `account`.
+    #[error("GameCenter access credentials are required.")]
+    GameCenterCredentialsRequired,
 
     /// A provider's credential left empty (the kinds' table has the text).
     #[error("{}", .0.texts().required)]
@@ -281,6 +284,7 @@ impl ErrorKind {
             | GameCenterSaltRequired
             | GameCenterSignatureRequired
             | GameCenterTimestampRequired
+            | GameCenterCredentialsRequired
             | NoFieldsToUpdate
             | DisplayNameCharacters
             | AvatarUrlCharacters
@@ -454,6 +458,7 @@ pub(crate) fn every_kind() -> Vec<ErrorKind> {
         GameCenterSaltRequired,
         GameCenterSignatureRequired,
         GameCenterTimestampRequired,
+        GameCenterCredentialsRequired,
         NoFieldsToUpdate,
         DisplayNameCharacters,
         AvatarUrlCharacters,
@@ -574,6 +579,7 @@ mod tests {
             GameCenterBundleIdRequired | GameCenterPlayerIdRequired => true,
             GameCenterPublicKeyUrlRequired | GameCenterSaltRequired | GameCenterSignatureRequired => true,
             GameCenterTimestampRequired | NoFieldsToUpdate | DisplayNameCharacters | AvatarUrlCharacters => true,
+            GameCenterCredentialsRequired => true,
             LangTagCharacters | LocationCharacters | TimezoneCharacters | FacebookIdCharacters => true,
             MetadataNotObject | UsernameTakenOnUpdate | NotSystemId { .. } | FriendLimit | FriendState => true,
             FriendCursor | RefreshTokenRequired | RefreshTokenInvalid | SessionTokenInvalid | UserIdInvalid => true,

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod grpc;
 pub mod http;
 pub mod metrics;
 pub mod realtime;
@@ -124,6 +125,9 @@ pub struct Running {
     pub console_addr: SocketAddr,
     /// The extra Prometheus listener, when `metrics.prometheus_port` is set.
     pub metrics_addr: Option<SocketAddr>,
+    /// The native gRPC API (`socket.port - 1`).
+    pub grpc_addr: SocketAddr,
+    grpc: grpc::GrpcListener,
     pub state: web::Data<AppState>,
     /// Open connections of the client API (sockets included) and of the console.
     gates: [ConnectionGate; 2],
@@ -154,6 +158,7 @@ impl Running {
             handle.pause().await;
         }
         self.state.registry.close_all("server shutting down");
+        self.grpc.stop().await;
         let deadline = tokio::time::Instant::now() + SOCKET_DRAIN;
         while self.state.registry.socket_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -256,6 +261,12 @@ pub async fn start_with_state(state: web::Data<AppState>) -> Result<Running, Sta
     let handle = server.handle();
     let task = tokio::spawn(server);
 
+    let grpc_address = format!("{}:{}", state.config.socket.address, grpc::port(state.config.socket.port));
+    let grpc_bind_error = |e| StartError::Bind(grpc_address.clone(), e);
+    let grpc_listener = listen(&grpc_address).await.map_err(grpc_bind_error)?;
+    let grpc = grpc::GrpcListener::start(state.clone(), grpc_listener).map_err(grpc_bind_error)?;
+    let grpc_addr = grpc.addr;
+
     let mut side = Vec::new();
     let console_limits = Limits::console(&state.config.console);
     let console_gate = ConnectionGate::new("console", console_limits.max_connections);
@@ -294,7 +305,20 @@ pub async fn start_with_state(state: web::Data<AppState>) -> Result<Running, Sta
         }));
     }
     let gates = [client_gate, console_gate];
-    Ok(Running { addr, console_addr, metrics_addr, state, gates, handle, task, idle_close, side, background })
+    Ok(Running {
+        addr,
+        console_addr,
+        metrics_addr,
+        grpc_addr,
+        grpc,
+        state,
+        gates,
+        handle,
+        task,
+        idle_close,
+        side,
+        background,
+    })
 }
 
 type Listener = (actix_server::ServerHandle, tokio::task::JoinHandle<std::io::Result<()>>);

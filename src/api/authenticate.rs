@@ -154,7 +154,23 @@ pub async fn respond(state: &AppState, who: Authenticated, vars: Option<Vars>) -
     Ok(session_response(who.created, tokens))
 }
 
-/// Counts an authentication by its outcome (read from the error's kind) and time.
+/// Authenticates through the domain and counts the outcome (read from the error's kind)
+/// and time: every transport's login goes through here.
+pub async fn login(
+    state: &AppState,
+    credential: &Credential<'_>,
+    create: bool,
+    username: &str,
+    sync: bool,
+) -> ApiResult<Authenticated> {
+    let started = Instant::now();
+    let who = state.accounts.authenticate(credential, create, username, sync).await;
+    if let Some(method) = credential.kind.metric() {
+        record(state, method, started, &who);
+    }
+    who
+}
+
 fn record(state: &AppState, method: AuthMethod, started: Instant, result: &ApiResult<Authenticated>) {
     let outcome = match result {
         Ok(who) if who.created => AuthOutcome::Created,
@@ -172,12 +188,8 @@ async fn authenticate<B: CredentialBody>(
 ) -> ApiResult<HttpResponse> {
     let vars = body.take_vars();
     let credential = Credential { kind, proof: body.proof() };
-    let started = Instant::now();
-    let who = state.accounts.authenticate(&credential, query.create, &query.username, query.sync).await;
-    if let Some(method) = kind.metric() {
-        record(&state, method, started, &who);
-    }
-    respond(&state, who?, vars).await
+    let who = login(&state, &credential, query.create, &query.username, query.sync).await?;
+    respond(&state, who, vars).await
 }
 
 /// `{token, vars}`: Apple, Facebook, Google and Steam.

@@ -1,5 +1,6 @@
 //! The two ways a client request authenticates (http-conventions.md §7-8): the server key
-//! in HTTP Basic (`ServerKey`), or a bearer session token (`Caller`).
+//! in HTTP Basic (`ServerKey`), or a bearer session token (`Caller`). The checks take the
+//! values of the credential header alone (`Authorization`), so gRPC metadata shares them.
 
 use std::future::{ready, Ready};
 use std::ops::Deref;
@@ -11,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use crate::error::{ApiError, ApiResult, ErrorKind, Failure};
-use crate::sessions::{Claims, TokenKind};
+use crate::sessions::{Claims, Sessions, TokenKind};
 use crate::AppState;
 
 /// How a client call proves who it is, checked from the request head alone. A call that
@@ -76,40 +77,63 @@ fn app_state(req: &HttpRequest) -> ApiResult<&AppState> {
         .ok_or_else(|| Failure::ReadingServerState.because("no AppState on this listener"))
 }
 
-/// The single `Authorization` value, `Err(())` when given twice.
-fn authorization(req: &HttpRequest) -> Result<Option<&[u8]>, ()> {
-    let mut values = req.headers().get_all(header::AUTHORIZATION);
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(());
+/// What a request carried under its credential header (`Authorization` over HTTP,
+/// `authorization` metadata over gRPC): an empty value counts as none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Authorization<'a> {
+    Missing,
+    One(&'a [u8]),
+    /// Given more than once.
+    Many,
+}
+
+impl<'a> Authorization<'a> {
+    pub fn of(mut values: impl Iterator<Item = &'a [u8]>) -> Self {
+        match (values.next(), values.next()) {
+            (_, Some(_)) => Authorization::Many,
+            (Some(value), None) if !value.is_empty() => Authorization::One(value),
+            _ => Authorization::Missing,
+        }
     }
-    Ok(first.map(|v| v.as_bytes()).filter(|v| !v.is_empty()))
+}
+
+fn authorization(req: &HttpRequest) -> Authorization<'_> {
+    Authorization::of(req.headers().get_all(header::AUTHORIZATION).map(|v| v.as_bytes()))
 }
 
 fn require_server_key(req: &HttpRequest, state: &AppState) -> ApiResult<()> {
-    let value = match authorization(req) {
-        Ok(Some(v)) => v,
-        _ => return Err(ErrorKind::ServerKeyRequired.into()),
+    check_server_key(authorization(req), &state.config.socket.server_key)
+}
+
+fn require_session(req: &HttpRequest, state: &AppState) -> ApiResult<Claims> {
+    check_session(authorization(req), &state.sessions)
+}
+
+/// `Basic base64(<server key>:<anything>)`; a repeated header counts as missing.
+pub fn check_server_key(authorization: Authorization<'_>, server_key: &str) -> ApiResult<()> {
+    let Authorization::One(value) = authorization else {
+        return Err(ErrorKind::ServerKeyRequired.into());
     };
     let invalid = || ApiError::from(ErrorKind::ServerKeyInvalid);
     let encoded = value.strip_prefix(b"Basic ").ok_or_else(invalid)?;
     let decoded = STANDARD.decode(encoded).map_err(|_| invalid())?;
     let colon = decoded.iter().position(|b| *b == b':').ok_or_else(invalid)?;
-    if &decoded[..colon] != state.config.socket.server_key.as_bytes() {
+    if &decoded[..colon] != server_key.as_bytes() {
         return Err(invalid());
     }
     Ok(())
 }
 
-/// The caller's verified access-token claims.
-fn require_session(req: &HttpRequest, state: &AppState) -> ApiResult<Claims> {
-    let value = match authorization(req) {
-        Ok(Some(v)) => v,
-        Ok(None) => return Err(ErrorKind::AuthTokenRequired.into()),
-        Err(()) => return Err(ErrorKind::AuthTokenInvalid.into()),
+/// `Bearer <access token>`, live in the session cache: the caller's verified claims. A
+/// repeated header is invalid.
+pub fn check_session(authorization: Authorization<'_>, sessions: &Sessions) -> ApiResult<Claims> {
+    let value = match authorization {
+        Authorization::One(v) => v,
+        Authorization::Missing => return Err(ErrorKind::AuthTokenRequired.into()),
+        Authorization::Many => return Err(ErrorKind::AuthTokenInvalid.into()),
     };
     let invalid = || ApiError::from(ErrorKind::AuthTokenInvalid);
     let token = value.strip_prefix(b"Bearer ").ok_or_else(invalid)?;
     let token = std::str::from_utf8(token).map_err(|_| invalid())?;
-    state.sessions.verify(token, TokenKind::Access).ok_or_else(invalid)
+    sessions.verify(token, TokenKind::Access).ok_or_else(invalid)
 }

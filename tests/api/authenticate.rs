@@ -396,3 +396,27 @@ async fn session_vars_travel_in_both_tokens_and_are_not_stored(app: TestApp) {
     let again = app.device("vars-device-1").await;
     assert!(claims(&again.token()).get("vrs").is_none());
 }
+
+// The shared table (tests/common/auth_cases.rs); tests/api/grpc.rs runs it over gRPC.
+both_backends!(authenticate_refusals_over_rest);
+async fn authenticate_refusals_over_rest(app: TestApp) {
+    use crate::common::auth_cases::{refusals, Login};
+    for case in refusals() {
+        let (path, body) = match &case.login {
+            Login::Device(id) => (DEVICE, serde_json::json!({ "id": id })),
+            Login::Custom(id) => (CUSTOM, serde_json::json!({ "id": id })),
+            Login::Email { email, password } => (EMAIL, serde_json::json!({ "email": email, "password": password })),
+        };
+        let query = format!("?create={}&username={}", case.create, percent_encode(case.username));
+        let reply = app.post_key(&format!("{path}{query}"), &body.to_string()).await;
+        assert_eq!(reply.status, case.http_status, "{}: {}", case.name, reply.text);
+        assert_eq!(reply.body["code"], case.code, "{}: {}", case.name, reply.text);
+        assert_eq!(reply.body["message"], case.message, "{}: {}", case.name, reply.text);
+    }
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}

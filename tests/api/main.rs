@@ -10,6 +10,7 @@ mod authenticate;
 mod console;
 mod friends;
 mod gateway;
+mod grpc;
 mod limits;
 mod link;
 mod lockout;

@@ -137,6 +137,8 @@ pub struct TestApp {
     pub addr: String,
     /// The console listener (`http://127.0.0.1:<port>`).
     pub console: String,
+    /// The gRPC listener (`http://127.0.0.1:<port>`).
+    pub grpc: String,
     pub client: reqwest::Client,
     pub state: web::Data<AppState>,
     pub config: Config,
@@ -155,6 +157,7 @@ pub async fn spawn_app(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Opt
     Some(TestApp {
         addr: format!("http://{}", running.addr),
         console: format!("http://{}", running.console_addr),
+        grpc: format!("http://{}", running.grpc_addr),
         client: reqwest::Client::new(),
         state: running.state.clone(),
         config,
@@ -286,6 +289,7 @@ impl TestApp {
         let running = hearth::start_with_clock(self.config.clone(), self.clock.clone()).await.expect("restart app");
         self.addr = format!("http://{}", running.addr);
         self.console = format!("http://{}", running.console_addr);
+        self.grpc = format!("http://{}", running.grpc_addr);
         self.state = running.state.clone();
         self.running = Some(running);
     }

@@ -3,6 +3,8 @@
 //! and WebSocket clients that send what no library would (`raw`, `ws_frames`), and the
 //! realtime test client (`ws_client`).
 
+pub mod auth_cases;
+pub mod grpc_client;
 pub mod helpers;
 pub mod provider;
 pub mod raw;
