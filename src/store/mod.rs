@@ -20,7 +20,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
 
-pub use accounts::{AccountUpdate, CreateError, Identifier, Login, NewAccount, UnlinkOutcome};
+pub use accounts::{AccountUpdate, CreateError, Identifier, Login, NewAccount, PasswordUpgrade, UnlinkOutcome};
 pub use console::{AccountFilter, AfterCursor, AuditEntry};
 pub use friends::{EdgeCursor, FriendEdge};
 pub use revocations::{StoredInvalidation, StoredRevocations};

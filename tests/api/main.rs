@@ -7,6 +7,7 @@ use common::{helpers, provider, raw, ws_client, ws_frames};
 
 mod account;
 mod authenticate;
+mod bcrypt_upgrade;
 mod console;
 mod friends;
 mod gateway;
