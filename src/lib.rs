@@ -7,6 +7,7 @@ pub mod config;
 pub mod console;
 pub mod error;
 pub mod http;
+pub mod import;
 pub mod metrics;
 pub mod realtime;
 pub mod sessions;

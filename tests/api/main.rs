@@ -11,6 +11,7 @@ mod bcrypt_upgrade;
 mod console;
 mod friends;
 mod gateway;
+mod import_nakama;
 mod limits;
 mod link;
 mod lockout;
