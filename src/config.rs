@@ -248,6 +248,7 @@ impl ConfigError {
 pub enum Command {
     Serve,
     Migrate(MigrateAction),
+    ImportNakama(crate::import::ImportOptions),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,6 +276,39 @@ pub fn cli() -> clap::Command {
                     .required(true)
                     .help("up: apply all pending; down: revert the newest; status: list"),
             ),
+        )
+        .subcommand(
+            clap::Command::new("import-nakama")
+                .about("Import a Nakama database's accounts, devices, passwords, bans and friends")
+                .arg(
+                    clap::Arg::new("from")
+                        .long("from")
+                        .value_name("URL")
+                        .required(true)
+                        .help("The Nakama database, postgres://user:password@host:port/nakama"),
+                )
+                .arg(
+                    clap::Arg::new("dry-run")
+                        .long("dry-run")
+                        .action(clap::ArgAction::SetTrue)
+                        .help("Read and check everything, write nothing, print the report"),
+                )
+                .arg(
+                    clap::Arg::new("batch")
+                        .long("batch")
+                        .value_name("N")
+                        .value_parser(clap::value_parser!(u64).range(1..=100_000))
+                        .default_value(crate::import::DEFAULT_BATCH.to_string())
+                        .help("Accounts or edges per batch, each batch one transaction"),
+                )
+                .arg(
+                    clap::Arg::new("on-conflict")
+                        .long("on-conflict")
+                        .value_name("WHAT")
+                        .value_parser(["stop", "skip"])
+                        .default_value("stop")
+                        .help("stop: report conflicts and write nothing; skip: leave those accounts out"),
+                ),
         );
     for s in settings() {
         let help = if s.secret { format!("{} (secret)", s.help) } else { format!("{} (default {})", s.help, s.value) };
@@ -304,6 +338,16 @@ where
             };
             Command::Migrate(action)
         }
+        Some(("import-nakama", sub)) => Command::ImportNakama(crate::import::ImportOptions {
+            from: sub.get_one::<String>("from").cloned().unwrap_or_default(),
+            dry_run: sub.get_flag("dry-run"),
+            batch: sub.get_one::<u64>("batch").copied().unwrap_or(crate::import::DEFAULT_BATCH),
+            on_conflict: match sub.get_one::<String>("on-conflict").map(String::as_str) {
+                Some("skip") => crate::import::OnConflict::Skip,
+                _ => crate::import::OnConflict::Stop,
+            },
+            progress: true,
+        }),
         _ => Command::Serve,
     };
     let mut flags = BTreeMap::new();

@@ -8,6 +8,7 @@ pub mod console;
 pub mod error;
 pub mod grpc;
 pub mod http;
+pub mod import;
 pub mod metrics;
 pub mod realtime;
 pub mod sessions;
@@ -86,10 +87,11 @@ impl AppState {
         let registry = SessionRegistry::new(config.session.single_socket, metrics.clone());
         let status = Arc::new(StatusRegistry::new(metrics.clone()));
         let hash_timer = config.metrics.enabled.then(|| metrics.password_hash_seconds.clone());
+        let upgrades = config.metrics.enabled.then(|| metrics.password_upgrades.clone());
         let bus: Arc<dyn PresenceBus> = Arc::new(LocalBus::new(status.clone(), registry.clone()));
         let events = Arc::new(registry.clone());
         let sessions = Arc::new(Sessions::new(&config.session, store.clone(), clock.clone(), events, metrics.clone()));
-        let passwords = PasswordHasher::start_timed(config.hash_threads(), hash_timer);
+        let passwords = PasswordHasher::start_timed(config.hash_threads(), hash_timer, upgrades);
         let accounts = Accounts::new(
             store.clone(),
             clock.clone(),

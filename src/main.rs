@@ -1,8 +1,10 @@
-//! `hearth` serves; `hearth migrate up|down|status` manages the schema.
+//! `hearth` serves; `hearth migrate up|down|status` manages the schema; `hearth
+//! import-nakama --from URL` moves a Nakama database's players in.
 
 use std::process::ExitCode;
 
 use hearth::config::{self, Command, Config, MigrateAction};
+use hearth::import::ImportOptions;
 use hearth::store::Store;
 
 fn main() -> ExitCode {
@@ -18,6 +20,7 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Serve => system.block_on(serve(config)),
         Command::Migrate(action) => system.block_on(migrate(config, action)),
+        Command::ImportNakama(options) => return system.block_on(import_nakama(config, options)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -86,6 +89,39 @@ async fn migrate(config: Config, action: MigrateAction) -> Result<(), String> {
     }
     store.close().await;
     Ok(())
+}
+
+/// Migrates Hearth's database, imports, prints the report. Exit codes: 0 done (or a clean
+/// dry run), 1 stopped on conflicts or failed, 2 the source lacks a table or column.
+async fn import_nakama(config: Config, options: ImportOptions) -> ExitCode {
+    let store = match Store::connect(&config.database).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("hearth: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = store.migrate_up().await {
+        eprintln!("hearth: cannot migrate Hearth's database: {e}");
+        store.close().await;
+        return ExitCode::FAILURE;
+    }
+    let result = hearth::import::run(&store, &options).await;
+    store.close().await;
+    match result {
+        Ok(report) => {
+            print!("{report}");
+            if report.stopped {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("hearth import-nakama: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }
 
 /// Raises the open-file soft limit to the hard limit; returns the resulting soft limit.

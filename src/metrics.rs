@@ -158,6 +158,7 @@ pub struct Metrics {
     pub socket_queue_overflows: IntCounter,
     pub password_queue_depth: IntGauge,
     pub password_hash_seconds: Histogram,
+    pub password_upgrades: IntCounter,
     pub db_connections_in_use: IntGauge,
     pub db_connections_idle: IntGauge,
     /// [device lookups, device sign-ups]: statements run and calls they carried (store::batch).
@@ -270,6 +271,11 @@ impl Metrics {
                 "password_hash_seconds",
                 "argon2 hash or verify time",
                 &[0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0],
+            ),
+            password_upgrades: counter(
+                &r,
+                "password_upgrades",
+                "Imported (bcrypt) password hashes replaced by argon2id at a login",
             ),
             db_connections_in_use: gauge(&r, "db_connections_in_use", "Database pool connections in use"),
             db_connections_idle: gauge(&r, "db_connections_idle", "Database pool connections idle"),

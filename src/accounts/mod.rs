@@ -25,9 +25,9 @@ use crate::config::{ConsoleConfig, SessionConfig};
 use crate::error::{ApiResult, ErrorKind, Failure};
 use crate::sessions::Sessions;
 use crate::social::Social;
-use crate::store::{CreateError, Identifier, Login, NewAccount, Store};
-use lockout::{Lockout, LockoutKey};
-use password::PasswordHasher;
+use crate::store::{CreateError, Identifier, Login, NewAccount, PasswordUpgrade, Store};
+use lockout::{Checked, Finished, Lockout, LockoutKey};
+use password::{PasswordHasher, Verdict};
 use validate::{CustomId, DeviceId, EmailLogin, Password, Username};
 
 /// The accounts service: logins of every kind, link and unlink, profiles, friends, bans,
@@ -247,15 +247,25 @@ impl Accounts {
             return Err(ErrorKind::UserBanned.into());
         }
         let stored = user.password.clone();
-        let check = self.verify_password(password, stored);
+        let check = async {
+            let verdict = self.verify_password(password, stored.clone()).await?;
+            let matched = verdict.matched();
+            let upgrade = match (verdict, stored) {
+                (Verdict::MatchRehashed(new), Some(old)) => Some(PasswordUpgrade { user_id: user.id, old, new }),
+                _ => None,
+            };
+            ApiResult::Ok(Checked { matched, upgrade })
+        };
         let key = LockoutKey::Account(user.id);
-        if !self.lockout.check(&self.store, self.clock.now(), key, Failure::FindingAccount, check).await? {
-            return Err(ErrorKind::InvalidCredentials.into());
+        match self.lockout.check(&self.store, self.clock.now(), key, Failure::FindingAccount, check).await? {
+            Finished::Mismatch => return Err(ErrorKind::InvalidCredentials.into()),
+            Finished::MatchUpgraded => self.passwords.count_upgrade(),
+            Finished::Match => {}
         }
         login(user)
     }
 
-    async fn verify_password(&self, password: Password, stored: Option<String>) -> ApiResult<bool> {
+    async fn verify_password(&self, password: Password, stored: Option<String>) -> ApiResult<Verdict> {
         self.passwords.verify(password.into_inner(), stored).await.map_err(|e| Failure::FindingAccount.because(e))
     }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
-use super::lockout::{Lockout, LockoutKey};
+use super::lockout::{Finished, Lockout, LockoutKey};
 use super::Accounts;
 use crate::config::ConsoleConfig;
 use crate::error::{ApiError, ErrorKind, Failure};
@@ -71,7 +71,8 @@ impl Accounts {
         let lockout = Lockout { limit: console.max_failed_logins, window_sec: console.failed_login_window_sec };
         let check = async { Ok(is_admin(console, username, password)) };
         let (now, key) = (self.clock.now(), LockoutKey::Staff(username));
-        if !lockout.check(&self.store, now, key, Failure::CheckingConsoleCredentials, check).await? {
+        if lockout.check(&self.store, now, key, Failure::CheckingConsoleCredentials, check).await? == Finished::Mismatch
+        {
             return Err(ErrorKind::InvalidCredentials.into());
         }
         Ok(())

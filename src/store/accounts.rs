@@ -1,7 +1,7 @@
 //! Account rows: lookup by identifier, creation with the first identifier in one
 //! transaction, profile updates, link and unlink, deletion.
 
-use entity::{user_device, user_edge, users};
+use entity::{login_attempt, user_device, user_edge, users};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
@@ -95,6 +95,15 @@ impl From<users::Model> for Login {
     fn from(u: users::Model) -> Self {
         Login { id: u.id, username: u.username, disable_time: u.disable_time, password: u.password }
     }
+}
+
+/// An imported (bcrypt) hash to replace with argon2id once a login proved the password.
+#[derive(Clone, Debug)]
+pub struct PasswordUpgrade {
+    pub user_id: Uuid,
+    /// The hash the login verified: replaced only while the row still holds it.
+    pub old: String,
+    pub new: String,
 }
 
 #[derive(Debug)]
@@ -567,6 +576,33 @@ impl Store {
             .await?;
         txn.commit().await?;
         Ok(UnlinkOutcome::Unlinked)
+    }
+
+    /// Ends a password login that passed, in one transaction: forgets the attempts counted
+    /// for `attempts_key` and stores the argon2id replacement of an imported hash. The
+    /// replacement is a compare-and-set on the old hash, so of concurrent logins one stores
+    /// its hash and the others change nothing. `Ok(true)`: this call replaced the hash.
+    pub async fn finish_password_login(
+        &self,
+        attempts_key: Option<&str>,
+        upgrade: Option<&PasswordUpgrade>,
+    ) -> Result<bool, DbErr> {
+        let txn = self.writer.begin().await?;
+        if let Some(key) = attempts_key {
+            login_attempt::Entity::delete_by_id(key.to_string()).exec(&txn).await?;
+        }
+        let mut upgraded = false;
+        if let Some(upgrade) = upgrade {
+            let result = users::Entity::update_many()
+                .col_expr(users::Column::Password, Expr::value(upgrade.new.clone()))
+                .filter(users::Column::Id.eq(upgrade.user_id))
+                .filter(users::Column::Password.eq(upgrade.old.clone()))
+                .exec(&txn)
+                .await?;
+            upgraded = result.rows_affected > 0;
+        }
+        txn.commit().await?;
+        Ok(upgraded)
     }
 
     /// Sets `disable_time` (ban when > 0, unban with 0). `Ok(false)` when no such user.

@@ -5,6 +5,7 @@ mod accounts;
 mod batch;
 mod console;
 mod friends;
+mod import;
 mod login_attempts;
 mod revocations;
 #[cfg(test)]
@@ -20,9 +21,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
 
-pub use accounts::{AccountUpdate, CreateError, Identifier, Login, NewAccount, UnlinkOutcome};
+pub use accounts::{AccountUpdate, CreateError, Identifier, Login, NewAccount, PasswordUpgrade, UnlinkOutcome};
 pub use console::{AccountFilter, AfterCursor, AuditEntry, AuditFilter};
 pub use friends::{EdgeCursor, FriendEdge};
+pub use import::{identifier_columns, Clashes, ImportedAccount};
 pub use revocations::{StoredInvalidation, StoredRevocations};
 
 use crate::config::DatabaseConfig;

@@ -7,10 +7,12 @@ use common::{helpers, provider, raw, ws_client, ws_frames};
 
 mod account;
 mod authenticate;
+mod bcrypt_upgrade;
 mod console;
 mod friends;
 mod gateway;
 mod grpc;
+mod import_nakama;
 mod limits;
 mod link;
 mod lockout;
