@@ -91,7 +91,7 @@ async fn migrate(config: Config, action: MigrateAction) -> Result<(), String> {
     Ok(())
 }
 
-/// Migrates Hearth's database, imports, prints the report. Exit codes: 0 done (or a clean
+/// Migrates Hearth's database (a dry run only checks it is), imports, prints the report. Exit codes: 0 done (or a clean
 /// dry run), 1 stopped on conflicts or failed, 2 the source lacks a table or column.
 async fn import_nakama(config: Config, options: ImportOptions) -> ExitCode {
     let store = match Store::connect(&config.database).await {
@@ -101,8 +101,20 @@ async fn import_nakama(config: Config, options: ImportOptions) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = store.migrate_up().await {
-        eprintln!("hearth: cannot migrate Hearth's database: {e}");
+    // A dry run writes nothing, migrations included: it needs a database already migrated.
+    let prepared = match options.dry_run {
+        false => store.migrate_up().await.map_err(|e| format!("hearth: cannot migrate Hearth's database: {e}")),
+        true => match store.pending_migrations().await {
+            Ok(0) => Ok(()),
+            Ok(pending) => Err(format!(
+                "hearth import-nakama: a dry run writes nothing, and Hearth's database lacks {pending} of its \
+                 migrations; run `hearth migrate` first"
+            )),
+            Err(e) => Err(format!("hearth: cannot read Hearth's migrations: {e}")),
+        },
+    };
+    if let Err(message) = prepared {
+        eprintln!("{message}");
         store.close().await;
         return ExitCode::FAILURE;
     }

@@ -143,6 +143,16 @@ impl Store {
         Migrator::down(&self.writer, Some(1)).await
     }
 
+    /// How many of Hearth's migrations are not applied, without writing anything (reading
+    /// the applied list makes sea-orm create its table, so that is looked for first).
+    pub async fn pending_migrations(&self) -> Result<usize, DbErr> {
+        let total = Migrator::migrations().len();
+        if !migration::SchemaManager::new(&self.db).has_table("seaql_migrations").await? {
+            return Ok(total);
+        }
+        Ok(self.migration_status().await?.iter().filter(|(_, applied)| !applied).count())
+    }
+
     /// (migration name, applied?) for every migration Hearth knows.
     pub async fn migration_status(&self) -> Result<Vec<(String, bool)>, DbErr> {
         let applied: Vec<String> =

@@ -3,6 +3,7 @@
 //! Hearth on SQLite and on PostgreSQL. Every test needs PostgreSQL for the source and says
 //! SKIPPED when it cannot reach it.
 
+use sea_orm::ConnectionTrait;
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
@@ -319,6 +320,42 @@ fn an_unreachable_source_is_one_line_and_exit_code_1() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", hearth_db.display()));
     }
+}
+
+#[actix_rt::test]
+async fn a_dry_run_does_not_migrate_hearths_database() {
+    let Some(source) = nakama().await else { return };
+    let Some(target) = TestDb::create(Backend::Sqlite).await else { return };
+    let out = hearth(&["import-nakama", "--from", &source.url, "--dry-run"], &target.url);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("hearth import-nakama: a dry run writes nothing, and Hearth's database lacks "),
+        "{stderr}"
+    );
+    assert!(stderr.trim_end().ends_with("migrations; run `hearth migrate` first"), "{stderr}");
+    // Not one table was made.
+    let db = sea_orm::Database::connect(&target.url).await.unwrap();
+    let tables = db
+        .query_all(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            "SELECT name FROM sqlite_master WHERE type = 'table'",
+        ))
+        .await
+        .unwrap();
+    assert!(tables.is_empty(), "{} tables", tables.len());
+    db.close().await.unwrap();
+    // Once migrated, the dry run reads everything and still writes no account.
+    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["migrate", "up", "--database.url", &target.url])
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run hearth migrate");
+    assert_eq!(migrate.status.code(), Some(0), "{}", String::from_utf8_lossy(&migrate.stderr));
+    let out = hearth(&["import-nakama", "--from", &source.url, "--dry-run"], &target.url);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("to import: 4 accounts"), "{stdout}");
 }
 
 #[actix_rt::test]
