@@ -23,7 +23,7 @@ pub struct AccountPage {
     pub next_cursor: String,
 }
 
-/// The list filter of console.md §3: empty = all by id; a UUID = that account; a value
+/// The list filter of console.md §3: empty = all, newest first; a UUID = that account; a value
 /// with `%` = a username pattern in which each `%` stands for any text and every other
 /// character for itself (`_` and `\` included); anything else = that exact username,
 /// device id, custom id or email. No control characters.
@@ -40,12 +40,14 @@ pub fn parse_filter(filter: &str) -> ApiResult<AccountFilter> {
     })
 }
 
-/// The opaque `next_cursor` of a console account page: base64url of `i:<id>` or `u:<username>`.
+/// The opaque `next_cursor` of a console account page: base64url of `i:<id>`,
+/// `u:<username>` or `n:<creation time>:<id>`.
 pub fn encode_cursor(after: &AfterCursor) -> String {
     let text = match after {
         AfterCursor::Start => return String::new(),
         AfterCursor::Id(id) => format!("i:{id}"),
         AfterCursor::Username(name) => format!("u:{name}"),
+        AfterCursor::Newest(time, id) => format!("n:{time}:{id}"),
     };
     URL_SAFE_NO_PAD.encode(text)
 }
@@ -59,6 +61,10 @@ pub fn decode_cursor(cursor: &str) -> Option<AfterCursor> {
     match text.split_once(':')? {
         ("i", id) => Uuid::parse_str(id).ok().map(AfterCursor::Id),
         ("u", name) if !has_control(name) => Some(AfterCursor::Username(name.to_string())),
+        ("n", rest) => {
+            let (time, id) = rest.split_once(':')?;
+            Some(AfterCursor::Newest(time.parse().ok()?, Uuid::parse_str(id).ok()?))
+        }
         _ => None,
     }
 }
@@ -73,6 +79,7 @@ impl Accounts {
         users.truncate(PAGE_SIZE as usize);
         let next_cursor = match (more, users.last()) {
             (true, Some(last)) => encode_cursor(&match filter {
+                AccountFilter::All => AfterCursor::Newest(last.create_time, last.id),
                 AccountFilter::UsernamePattern(_) => AfterCursor::Username(last.username.clone()),
                 _ => AfterCursor::Id(last.id),
             }),
@@ -160,5 +167,10 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor(&after)), Some(after));
         assert_eq!(decode_cursor(&encode_cursor(&AfterCursor::Username("a\u{0}b".into()))), None);
         assert_eq!(decode_cursor(""), Some(AfterCursor::Start));
+        let newest = AfterCursor::Newest(1_795_547_144, Uuid::nil());
+        assert_eq!(decode_cursor(&encode_cursor(&newest)), Some(newest));
+        for bad in ["n:soon:00000000-0000-0000-0000-000000000000", "n:12", "n:12:not-a-uuid"] {
+            assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode(bad)), None, "{bad}");
+        }
     }
 }

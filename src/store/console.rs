@@ -30,6 +30,8 @@ pub enum AfterCursor {
     Start,
     Id(Uuid),
     Username(String),
+    /// The whole list, newest first: the last account's creation time and id.
+    Newest(i64, Uuid),
 }
 
 /// Which audit rows to list: every given field must match; times are Unix seconds,
@@ -105,7 +107,8 @@ fn filter_condition(filter: &AccountFilter, backend: DbBackend) -> Condition {
 }
 
 impl Store {
-    /// Up to `limit` accounts after `after`, by id (or by username for a pattern).
+    /// Up to `limit` accounts after `after`: the whole list newest first (creation time,
+    /// then id, both descending), a username pattern by username, anything else by id.
     pub async fn list_users(
         &self,
         filter: &AccountFilter,
@@ -118,8 +121,14 @@ impl Store {
             AfterCursor::Start => query,
             AfterCursor::Id(id) => query.filter(users::Column::Id.gt(*id)),
             AfterCursor::Username(name) => query.filter(users::Column::Username.gt(name.as_str())),
+            AfterCursor::Newest(time, id) => query.filter(
+                Condition::any()
+                    .add(users::Column::CreateTime.lt(*time))
+                    .add(Condition::all().add(users::Column::CreateTime.eq(*time)).add(users::Column::Id.lt(*id))),
+            ),
         };
         query = match filter {
+            AccountFilter::All => query.order_by_desc(users::Column::CreateTime).order_by_desc(users::Column::Id),
             AccountFilter::UsernamePattern(_) => query.order_by_asc(users::Column::Username),
             _ => query.order_by_asc(users::Column::Id),
         };

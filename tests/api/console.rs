@@ -343,7 +343,10 @@ both_backends!(list_filters_and_pages_across_120_accounts);
 async fn list_filters_and_pages_across_120_accounts(app: TestApp) {
     let token = app.console_token().await;
     let mut ids = Vec::new();
+    // One second apart, so the newest-first order is the reverse of the sign-ups.
+    app.clock.freeze();
     for n in 0..120 {
+        app.clock.advance(1);
         let reply = app
             .post_key(
                 &format!("/v2/account/authenticate/device?username=Player_{n:03}"),
@@ -353,14 +356,15 @@ async fn list_filters_and_pages_across_120_accounts(app: TestApp) {
         assert_eq!(reply.status, 200, "{}", reply.text);
         ids.push(claims(&reply.token())["uid"].as_str().unwrap().to_string());
     }
+    app.clock.advance(1);
     let (custom_user, custom_token) = device_user(&app, "list-device-custom").await;
     app.post_bearer("/v2/account/link/custom", &custom_token, r#"{"id":"custom-for-list"}"#).await;
     app.post_bearer("/v2/account/link/email", &custom_token, r#"{"email":"list@example.com","password":"password1"}"#)
         .await;
     ids.push(custom_user.clone());
-    ids.sort();
+    ids.reverse();
 
-    // Everything, by id, 50 a page.
+    // Everything, newest first, 50 a page.
     let mut seen = Vec::new();
     let mut cursor = String::new();
     let mut pages = 0;
@@ -769,4 +773,31 @@ async fn failed_logins_past_the_cap_of_a_minute_are_counted_in_one_row(app: Test
     assert!(!token.is_empty());
     let rows = app.state.store.list_audit(&Default::default(), None, 100).await.unwrap();
     assert_eq!((rows.len(), rows[0].result.as_str()), (5, "ok"));
+}
+
+both_backends!(the_newest_first_list_pages_through_accounts_made_in_one_second);
+async fn the_newest_first_list_pages_through_accounts_made_in_one_second(app: TestApp) {
+    let token = app.console_token().await;
+    app.clock.freeze();
+    let mut ids = Vec::new();
+    for n in 0..110 {
+        let (uid, _) = device_user(&app, &format!("one-second-device-{n:04}")).await;
+        ids.push(uid);
+    }
+    // Ties on the creation time are ordered by id, descending, and the cursor keeps its place.
+    ids.sort();
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let reply = app.console_get(&format!("/v2/console/account?cursor={cursor}"), &token).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(reply.body["total_count"], 110);
+        seen.extend(reply.body["users"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_string()));
+        cursor = reply.body["next_cursor"].as_str().unwrap().to_string();
+        if cursor.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen, ids);
 }

@@ -104,8 +104,13 @@ test("staff log in, watch sockets, ban a player and find the ban in the audit", 
   assert.match(logins, /device/);
   await page.screenshot({ path: `${shots}/console-live.png`, fullPage: true });
 
-  // Find the player by device id.
+  // The accounts tab opens on the newest accounts: the last player made comes first.
   await page.click("#tab-accounts");
+  await page.waitForSelector(`#results tbody tr[data-id="${players[2].uid}"]`);
+  assert.equal(await page.$eval("#results tbody tr", (tr) => tr.dataset.id), players[2].uid);
+  assert.match(await page.textContent("#search-summary"), /of about \d+/);
+
+  // Find the player by device id.
   const targetAccount = await (await fetch(`${api}/v2/account`, { headers: { Authorization: "Bearer " + target.token } }))
     .json();
   const deviceId = targetAccount.devices[0].id;
@@ -116,6 +121,17 @@ test("staff log in, watch sockets, ban a player and find the ban in the audit", 
   assert.equal(await page.textContent('#account-fields dd[data-field="id"]'), target.uid);
   assert.equal(await page.textContent('#account-fields dd[data-field="sockets"]'), "1");
   assert.equal(await page.textContent('#account-fields dd[data-field="banned since"]'), "not banned");
+  // The search is kept across tabs and reloads.
+  await page.click("#tab-live");
+  await page.click("#tab-accounts");
+  assert.equal(await page.inputValue("#search"), deviceId);
+  assert.equal(await page.$$eval("#results tbody tr", (rows) => rows.length), 1);
+  await page.reload();
+  await page.waitForSelector("#app", { state: "visible" });
+  assert.equal(await page.inputValue("#search"), deviceId);
+  await page.click("#tab-accounts");
+  await page.waitForSelector(`#results tr[data-id="${target.uid}"]`);
+  await page.waitForFunction(() => !document.querySelector("#account").hidden);
 
   // Ban it, through the confirmation.
   await page.click("#action-ban");

@@ -112,8 +112,14 @@ proptest! {
                 if let Some(text) = text {
                     let id = text.strip_prefix("i:").map(|id| Uuid::parse_str(id).is_ok());
                     let name = text.strip_prefix("u:");
+                    let newest = text.strip_prefix("n:").map(|rest| {
+                        rest.split_once(':')
+                            .is_some_and(|(t, id)| t.parse::<i64>().is_ok() && Uuid::parse_str(id).is_ok())
+                    });
                     prop_assert!(
-                        id == Some(false) || (id.is_none() && name.is_none_or(has_control)),
+                        id == Some(false)
+                            || newest == Some(false)
+                            || (id.is_none() && newest.is_none() && name.is_none_or(has_control)),
                         "{:?} refused",
                         text
                     );
@@ -125,6 +131,11 @@ proptest! {
                 prop_assert_eq!(text.strip_prefix("i:").and_then(|t| Uuid::parse_str(t).ok()), Some(id));
             }
             Some(AfterCursor::Username(name)) => prop_assert_eq!(text, Some(format!("u:{name}"))),
+            Some(AfterCursor::Newest(time, id)) => {
+                let text = text.unwrap_or_default();
+                let (t, rest) = text.strip_prefix("n:").and_then(|r| r.split_once(':')).unwrap_or_default();
+                prop_assert_eq!((t.parse::<i64>().ok(), Uuid::parse_str(rest).ok()), (Some(time), Some(id)));
+            }
         }
     }
 
@@ -134,6 +145,7 @@ proptest! {
             Just(AfterCursor::Start),
             any::<u128>().prop_map(|id| AfterCursor::Id(Uuid::from_u128(id))),
             prop_oneof![word(), any::<String>()].prop_map(AfterCursor::Username),
+            (any::<i64>(), any::<u128>()).prop_map(|(t, id)| AfterCursor::Newest(t, Uuid::from_u128(id))),
         ],
     ) {
         progress("console_cursor_round_trips");

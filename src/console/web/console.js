@@ -93,6 +93,8 @@ function showTab(name) {
   for (const tab of document.querySelectorAll(".tab")) tab.classList.toggle("active", tab.dataset.tab === name);
   for (const view of document.querySelectorAll(".tab-view")) view.hidden = view.id !== name;
   if (name === "audit") loadAudit(true);
+  // The accounts tab opens on the newest accounts (or the search kept from before).
+  if (name === "accounts" && !$("results").tBodies[0].rows.length) search(true);
   if (name === "live" && charts) resizeCharts();
 }
 
@@ -266,9 +268,13 @@ $("search-form").addEventListener("submit", (event) => {
 });
 $("search-more").addEventListener("click", () => search(false));
 
+// The search is kept for the browser tab, across reloads.
+$("search").value = sessionStorage.getItem("hearth-console-filter") || "";
+
 async function search(fresh) {
   if (fresh) searchCursor = "";
   const filter = $("search").value.trim();
+  sessionStorage.setItem("hearth-console-filter", filter);
   try {
     const page = await api("GET", "/v2/console/account?filter=" + encodeURIComponent(filter) +
       "&cursor=" + encodeURIComponent(searchCursor));
