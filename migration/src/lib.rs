@@ -9,7 +9,7 @@ mod m20261126_000003_console;
 mod m20261126_000004_sqlite_device_signup;
 mod m20261130_000005_hardening;
 mod m20261130_000006_console_audit_filters;
-mod m20261130_000007_users_newest;
+mod m20261130_000007_console_lists;
 
 pub struct Migrator;
 
@@ -23,7 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_sqlite_device_signup::Migration),
             Box::new(m20261130_000005_hardening::Migration),
             Box::new(m20261130_000006_console_audit_filters::Migration),
-            Box::new(m20261130_000007_users_newest::Migration),
+            Box::new(m20261130_000007_console_lists::Migration),
         ]
     }
 }

@@ -86,7 +86,8 @@ fn seconds(query: &QueryString, name: &str) -> ApiResult<Option<i64>> {
 }
 
 /// Newest first, 50 a page; `next_cursor` is the id to continue below (empty at the end).
-/// Filters: `username` (staff), `action`, `since` and `until` (Unix seconds). Each entry
+/// Filters: `username` (staff), `action`, `target` (an account id), `since` and `until`
+/// (Unix seconds). Each entry
 /// names its target's username beside the id (empty when the account is gone).
 pub async fn audit(_: Staff, query: Result<Query, ApiError>, state: web::Data<AppState>) -> ConsoleResult {
     let Query(query) = query?;
@@ -99,6 +100,7 @@ pub async fn audit(_: Staff, query: Result<Query, ApiError>, state: web::Data<Ap
     let filter = AuditFilter {
         username: text("username")?,
         action: text("action")?,
+        target: text("target")?,
         since: seconds(&query, "since")?,
         until: seconds(&query, "until")?,
     };

@@ -40,6 +40,8 @@ pub enum AfterCursor {
 pub struct AuditFilter {
     pub username: Option<String>,
     pub action: Option<String>,
+    /// The account acted on (its id as text).
+    pub target: Option<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,
 }
@@ -180,6 +182,9 @@ impl Store {
         }
         if let Some(action) = &filter.action {
             query = query.filter(console_audit::Column::Action.eq(action.as_str()));
+        }
+        if let Some(target) = &filter.target {
+            query = query.filter(console_audit::Column::Target.eq(target.as_str()));
         }
         if let Some(since) = filter.since {
             query = query.filter(console_audit::Column::CreateTime.gte(since));

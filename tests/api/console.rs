@@ -702,6 +702,11 @@ async fn the_audit_filters_by_staff_action_and_time_and_names_the_target(app: Te
     let actions: Vec<&str> =
         both.body["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions, ["unban", "ban"]);
+    // One account's history: its ban and unban, nothing of the stranger's login.
+    let history = list(&format!("target={uid}")).await;
+    let actions: Vec<&str> =
+        history.body["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions, ["unban", "ban"]);
     list("since=soon").await.assert_error(
         400,
         3,

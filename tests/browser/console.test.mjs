@@ -104,11 +104,13 @@ test("staff log in, watch sockets, ban a player and find the ban in the audit", 
   assert.match(logins, /device/);
   await page.screenshot({ path: `${shots}/console-live.png`, fullPage: true });
 
-  // The accounts tab opens on the newest accounts: the last player made comes first.
+  // The accounts tab opens on the newest accounts: the three players made above (in the
+  // same second, so in any order between them).
   await page.click("#tab-accounts");
   await page.waitForSelector(`#results tbody tr[data-id="${players[2].uid}"]`);
-  assert.equal(await page.$eval("#results tbody tr", (tr) => tr.dataset.id), players[2].uid);
-  assert.match(await page.textContent("#search-summary"), /of about \d+/);
+  const listed = await page.$$eval("#results tbody tr", (rows) => rows.map((tr) => tr.dataset.id));
+  assert.deepEqual([...listed].sort(), players.map((p) => p.uid).sort());
+  assert.equal(await page.textContent("#search-summary"), "3 shown of about 3");
 
   // Find the player by device id.
   const targetAccount = await (await fetch(`${api}/v2/account`, { headers: { Authorization: "Bearer " + target.token } }))
@@ -151,6 +153,9 @@ test("staff log in, watch sockets, ban a player and find the ban in the audit", 
   );
   assert.equal(await page.textContent('#account-fields dd[data-field="sockets"]'), "0");
   assert.ok(await page.isVisible("#action-unban"));
+  // The account's own audit history shows the ban.
+  await page.waitForSelector('#account-audit tbody tr[data-action="ban"]');
+  assert.match(await page.textContent('#account-audit tbody tr[data-action="ban"]'), /admin.*ban.*ok/s);
 
   // The ban is in the audit list.
   await page.click("#tab-audit");

@@ -350,6 +350,24 @@ async function showAccount(id) {
   const social = { apple_id: "apple", facebook_id: "facebook", facebook_instant_game_id: "facebookinstantgame",
     gamecenter_id: "gamecenter", google_id: "google", steam_id: "steam" };
   for (const [key, kind] of Object.entries(social)) if (user[key]) method(kind, user[key], kind);
+  showAccountAudit(user.id);
+}
+
+// What staff did to this account, newest first (the first page).
+async function showAccountAudit(id) {
+  const body = $("account-audit").tBodies[0];
+  body.textContent = "";
+  try {
+    const page = await api("GET", "/v2/console/audit?target=" + encodeURIComponent(id));
+    if (current?.account.user.id !== id) return;
+    for (const entry of page.entries) {
+      const row = body.insertRow();
+      row.dataset.action = entry.action;
+      for (const text of [entry.create_time, entry.username, entry.action, entry.result]) row.appendChild(el("td", text));
+    }
+  } catch (err) {
+    toast(err.message);
+  }
 }
 
 function confirmAction(text) {
