@@ -10,6 +10,7 @@ pub mod grpc;
 pub mod http;
 pub mod import;
 pub mod metrics;
+pub mod proto;
 pub mod realtime;
 pub mod sessions;
 pub mod social;

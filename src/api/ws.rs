@@ -19,6 +19,7 @@ use tokio::io::AsyncWriteExt;
 use crate::http::limits::Connection;
 use crate::http::query::{go_parse_bool, QueryString};
 use crate::realtime::new_session_id;
+use crate::realtime::protocol::Format;
 use crate::realtime::socket::{self, SocketIdentity};
 use crate::sessions::TokenKind;
 use crate::AppState;
@@ -46,11 +47,9 @@ fn not_a_handshake() -> HttpResponse {
 fn authorize(state: &AppState, head: &RequestHead) -> Result<SocketIdentity, Box<HttpResponse>> {
     let query = QueryString::parse_lenient(head.uri.query().unwrap_or(""));
     let first = |name: &str| query.all(name, name).into_iter().next().unwrap_or_default();
-    // Only JSON is served so far; protobuf answers as an unknown format does.
-    let format = first("format");
-    if !format.is_empty() && format != "json" {
+    let Some(format) = Format::parse(&first("format")) else {
         return Err(Box::new(plain(StatusCode::BAD_REQUEST, "Invalid format parameter\n")));
-    }
+    };
     let token = match head.headers.get(header::AUTHORIZATION) {
         Some(value) => match value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) {
             Some(token) => token.to_string(),
@@ -71,6 +70,7 @@ fn authorize(state: &AppState, head: &RequestHead) -> Result<SocketIdentity, Box
         issued_at: claims.iat,
         // Anything `strconv.ParseBool` refuses silently means false here.
         status: go_parse_bool(&first("status")).unwrap_or(false),
+        format,
         local: None,
         peer: head.peer_addr,
     })

@@ -15,9 +15,7 @@ use crate::error::ApiError;
 use crate::AppState;
 
 /// The messages, the server and the client generated from `proto/api.proto` (build.rs).
-pub mod proto {
-    tonic::include_proto!("nakama.api");
-}
+pub use crate::proto::api as proto;
 
 /// An error kind as a gRPC status: the kind's code and message, nothing attached.
 impl From<ApiError> for tonic::Status {

@@ -3,6 +3,7 @@
 //! travel through.
 
 pub mod bus;
+pub mod protobuf;
 pub mod protocol;
 mod registry;
 pub mod socket;

@@ -1,8 +1,92 @@
-//! The JSON envelope of `/ws` (realtime.md §3): strict decoding of client envelopes and
-//! the exact encoding of server envelopes.
+//! The envelope of `/ws` in its two formats: what a client asks (`Request`) and what the
+//! server sends (`ServerMessage`), with the JSON format's strict decoding and exact encoding
+//! here (realtime.md §3) and the protobuf format's in `protobuf` (realtime-protobuf.md).
 
-use serde::{Deserialize, Serialize};
+use actix_http::ws::Message as WsMessage;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
+
+use super::protobuf;
+use crate::clock::rfc3339;
+
+/// The wire format of one socket, chosen at the upgrade for the whole connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// One JSON envelope per text frame.
+    Json,
+    /// One protobuf `Envelope` per binary frame.
+    Protobuf,
+}
+
+impl Format {
+    /// The upgrade's `format` parameter: empty or `json`, or `protobuf` (case-sensitive);
+    /// anything else is refused (realtime.md §1.2).
+    pub fn parse(value: &str) -> Option<Format> {
+        match value {
+            "" | "json" => Some(Format::Json),
+            "protobuf" => Some(Format::Protobuf),
+            _ => None,
+        }
+    }
+
+    /// Whether the format's frames are text frames (the other kind closes the socket).
+    pub fn is_text(self) -> bool {
+        self == Format::Json
+    }
+
+    /// Decodes one whole client message of the right frame type.
+    pub fn decode(self, payload: &[u8]) -> Result<Envelope, (Option<String>, Refusal)> {
+        match self {
+            Format::Json => match std::str::from_utf8(payload) {
+                Ok(text) => decode(text),
+                Err(_) => Err((None, Refusal::Malformed)),
+            },
+            Format::Protobuf => protobuf::decode(payload),
+        }
+    }
+}
+
+/// What the server sends, before it is encoded in a socket's format. Answers carry the
+/// request's cid; pushes (presence events, notifications) carry none.
+#[derive(Clone, Copy, Debug)]
+pub enum ServerMessage<'a> {
+    Pong,
+    /// An answer with nothing but the cid (`status_update`, `status_unfollow`).
+    Ack,
+    Status(&'a [UserPresence]),
+    PresenceEvent {
+        joins: &'a [UserPresence],
+        leaves: &'a [UserPresence],
+    },
+    Error(SocketError),
+    Notifications(&'a [Notification]),
+}
+
+impl ServerMessage<'_> {
+    /// The frame carrying this message with `cid` in `format`.
+    pub fn encode(&self, format: Format, cid: Option<&str>) -> WsMessage {
+        match format {
+            Format::Json => WsMessage::Text(self.json(cid).into()),
+            Format::Protobuf => WsMessage::Binary(protobuf::encode(self, cid).into()),
+        }
+    }
+
+    /// The JSON envelope's text.
+    pub fn json(&self, cid: Option<&str>) -> String {
+        match *self {
+            ServerMessage::Pong => pong(cid),
+            ServerMessage::Ack => ack(cid),
+            ServerMessage::Status(presences) => status(cid, presences),
+            ServerMessage::PresenceEvent { joins, leaves } => {
+                envelope(cid, "status_presence_event", &PresenceEvent { joins, leaves })
+            }
+            ServerMessage::Error(e) => e.envelope(cid),
+            ServerMessage::Notifications(list) => {
+                envelope(cid, "notifications", &NotificationList { notifications: list })
+            }
+        }
+    }
+}
 
 /// Every message field of the envelope, snake_case, with whether clients may send it.
 pub const MESSAGES: &[(&str, bool)] = &[
@@ -270,13 +354,19 @@ struct ErrorBody<'a> {
     message: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct Notification {
     pub id: String,
     pub subject: String,
     pub content: String,
     pub code: i32,
-    pub create_time: String,
+    /// Unix seconds: an RFC 3339 string in JSON, a `Timestamp` in protobuf.
+    #[serde(serialize_with = "as_rfc3339")]
+    pub create_time: i64,
+}
+
+fn as_rfc3339<S: Serializer>(unix: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&rfc3339(*unix))
 }
 
 #[derive(Serialize)]
@@ -318,16 +408,8 @@ pub fn status(cid: Option<&str>, presences: &[UserPresence]) -> String {
     envelope(cid, "status", &PresenceList { presences })
 }
 
-pub fn presence_event(joins: &[UserPresence], leaves: &[UserPresence]) -> String {
-    envelope(None, "status_presence_event", &PresenceEvent { joins, leaves })
-}
-
 pub fn error(cid: Option<&str>, code: ErrorCode, message: &str) -> String {
     envelope(cid, "error", &ErrorBody { code: code as i32, message })
-}
-
-pub fn notifications(list: &[Notification]) -> String {
-    envelope(None, "notifications", &NotificationList { notifications: list })
 }
 
 #[cfg(test)]
@@ -371,7 +453,7 @@ mod tests {
         assert_eq!(status(Some("1"), &[]), r#"{"cid":"1","status":{}}"#);
         let p = UserPresence { user_id: "u".into(), session_id: "s".into(), username: "n".into(), status: "".into() };
         assert_eq!(
-            presence_event(&[p], &[]),
+            ServerMessage::PresenceEvent { joins: &[p], leaves: &[] }.json(None),
             r#"{"status_presence_event":{"joins":[{"user_id":"u","session_id":"s","username":"n","status":""}]}}"#
         );
         assert_eq!(

@@ -8,7 +8,7 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use uuid::Uuid;
 
-use super::socket::{CheckKeepalive, Disconnect, SocketActor};
+use super::socket::{CheckKeepalive, Disconnect, SocketHandle};
 use super::user_sessions::{
     AllSessionsEnded, CountSockets, SocketAttached, SocketDetached, TokenRevoked, UserSessions,
 };
@@ -16,7 +16,7 @@ use crate::sessions::{EndCause, Invalidation, SessionEvents};
 
 struct Inner {
     users: DashMap<Uuid, Addr<UserSessions>>,
-    sockets: DashMap<Uuid, Addr<SocketActor>>,
+    sockets: DashMap<Uuid, SocketHandle>,
     socket_count: AtomicUsize,
     single_socket: bool,
     metrics: Arc<Metrics>,
@@ -69,8 +69,9 @@ impl SessionRegistry {
     }
 
     /// A socket finished its upgrade.
-    pub fn socket_opened(&self, user_id: Uuid, session_id: Uuid, tid: Uuid, issued_at: i64, addr: Addr<SocketActor>) {
-        if self.inner.sockets.insert(session_id, addr.clone()).is_none() {
+    pub fn socket_opened(&self, user_id: Uuid, session_id: Uuid, tid: Uuid, issued_at: i64, socket: SocketHandle) {
+        let addr = socket.addr.clone();
+        if self.inner.sockets.insert(session_id, socket).is_none() {
             self.inner.socket_count.fetch_add(1, Ordering::Relaxed);
             // Each socket holds one hidden notification presence (sessions-registry.md §2.2).
             let m = &self.inner.metrics;
@@ -93,7 +94,7 @@ impl SessionRegistry {
         self.if_user(user_id, SocketDetached { session_id });
     }
 
-    pub fn socket(&self, session_id: Uuid) -> Option<Addr<SocketActor>> {
+    pub fn socket(&self, session_id: Uuid) -> Option<SocketHandle> {
         self.inner.sockets.get(&session_id).map(|s| s.clone())
     }
 
@@ -101,7 +102,7 @@ impl SessionRegistry {
     pub fn disconnect_session(&self, session_id: Uuid) -> bool {
         match self.socket(session_id) {
             Some(socket) => {
-                socket.do_send(Disconnect::plain());
+                socket.addr.do_send(Disconnect::plain());
                 true
             }
             None => false,
@@ -111,14 +112,14 @@ impl SessionRegistry {
     /// Asks every socket to look at its keepalive now (a test moved the clock).
     pub fn check_keepalive(&self) {
         for socket in self.inner.sockets.iter() {
-            socket.do_send(CheckKeepalive);
+            socket.addr.do_send(CheckKeepalive);
         }
     }
 
     /// Asks every socket to close (server shutdown).
     pub fn close_all(&self, reason: &'static str) {
         for socket in self.inner.sockets.iter() {
-            socket.do_send(Disconnect::shutdown(reason));
+            socket.addr.do_send(Disconnect::shutdown(reason));
         }
     }
 

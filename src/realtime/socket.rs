@@ -11,15 +11,14 @@ use actix::prelude::*;
 use actix_http::ws::{CloseCode, CloseReason, Frame, Item, Message as WsMessage, ProtocolError};
 use actix_web::web;
 use bytes::{Bytes, BytesMut};
-use bytestring::ByteString;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use uuid::Uuid;
 
 use super::bus::PresenceBus;
-use super::protocol::{self, Notification, Refusal, Request, SocketError, UserPresence};
+use super::protocol::{Envelope, Format, Notification, Refusal, Request, ServerMessage, SocketError, UserPresence};
 use super::transport::{Flush, FrameReader, FrameWriter};
-use crate::clock::{rfc3339, unix_now};
+use crate::clock::unix_now;
 use crate::http::limits::ConnectionPermit;
 use crate::AppState;
 
@@ -29,19 +28,35 @@ const REASON_PROCESSING: &str = "error processing message";
 const REASON_TYPE: &str = "received unexpected WebSocket message type";
 const REASON_QUEUE_FULL: &str = "session outgoing queue full";
 
-/// A text frame for this socket (an event fanned out to followers, for instance), already
-/// encoded as a WebSocket frame so that a fan-out encodes once.
+/// A frame for this socket (an event fanned out to followers, for instance), already
+/// encoded as a WebSocket frame in the socket's format so that a fan-out encodes once.
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
 pub struct Push {
     frame: Bytes,
-    text_len: usize,
+    payload_len: usize,
 }
 
 impl Push {
-    pub fn encode(text: ByteString) -> Push {
-        Push { text_len: text.len(), frame: super::transport::encode_text(text) }
+    pub fn encode(message: &ServerMessage<'_>, format: Format) -> Push {
+        let message = message.encode(format, None);
+        Push { payload_len: payload_len(&message), frame: super::transport::encode_frame(message) }
     }
+}
+
+fn payload_len(message: &WsMessage) -> usize {
+    match message {
+        WsMessage::Text(text) => text.len(),
+        WsMessage::Binary(bytes) => bytes.len(),
+        _ => 0,
+    }
+}
+
+/// How the registries reach a socket: its actor, and the format its pushes are encoded in.
+#[derive(Clone)]
+pub struct SocketHandle {
+    pub addr: Addr<SocketActor>,
+    pub format: Format,
 }
 
 /// Close the socket with `server-side session disconnect` (or a shutdown reason), after an
@@ -80,6 +95,7 @@ pub struct SocketIdentity {
     /// Issue second of the token (`iat`), for logout-all.
     pub issued_at: i64,
     pub status: bool,
+    pub format: Format,
     pub local: Option<SocketAddr>,
     pub peer: Option<SocketAddr>,
 }
@@ -96,7 +112,7 @@ pub fn start(
     answer: BytesMut,
     permit: ConnectionPermit,
 ) -> Addr<SocketActor> {
-    let (user_id, session_id, tid, issued_at) = (id.user_id, id.session_id, id.tid, id.issued_at);
+    let (user_id, session_id, tid, issued_at, format) = (id.user_id, id.session_id, id.tid, id.issued_at, id.format);
     let registry = state.registry.clone();
     let (read, write) = io.into_split();
     let reader = FrameReader::new(read, leftover, state.config.socket.max_message_size_bytes);
@@ -104,7 +120,7 @@ pub fn start(
         ctx.add_stream(reader);
         SocketActor::new(state, id, FrameWriter::new(write, answer), permit)
     });
-    registry.socket_opened(user_id, session_id, tid, issued_at, addr.clone());
+    registry.socket_opened(user_id, session_id, tid, issued_at, SocketHandle { addr: addr.clone(), format });
     addr
 }
 
@@ -166,8 +182,14 @@ impl SocketActor {
 
     // ---- writing -------------------------------------------------------------------
 
-    fn send_text(&mut self, text: impl Into<ByteString>, ctx: &mut Context<Self>) {
-        self.enqueue(WsMessage::Text(text.into()), ctx);
+    /// Sends `message` in the socket's format, answering the request `cid`.
+    fn send(&mut self, cid: Option<&str>, message: ServerMessage<'_>, ctx: &mut Context<Self>) {
+        let frame = message.encode(self.id.format, cid);
+        self.enqueue(frame, ctx);
+    }
+
+    fn socket_handle(&self, addr: Addr<SocketActor>) -> SocketHandle {
+        SocketHandle { addr, format: self.id.format }
     }
 
     fn enqueue(&mut self, frame: WsMessage, ctx: &mut Context<Self>) {
@@ -177,8 +199,8 @@ impl SocketActor {
         if self.writer.pending() >= self.state.config.socket.outgoing_queue_size {
             return self.overflow(ctx);
         }
-        if let WsMessage::Text(text) = &frame {
-            self.count_sent(text.len());
+        if matches!(frame, WsMessage::Text(_) | WsMessage::Binary(_)) {
+            self.count_sent(payload_len(&frame));
         }
         self.writer.queue(frame);
         self.flush(ctx);
@@ -192,7 +214,7 @@ impl SocketActor {
         self.begin_close(Some(normal(REASON_QUEUE_FULL)), ctx);
     }
 
-    /// Text frames queued for the client (all are written unless the socket dies first).
+    /// Data frames queued for the client (all are written unless the socket dies first).
     fn count_sent(&self, len: usize) {
         let m = &self.state.metrics;
         m.add(&m.message_sent_count, 1);
@@ -268,14 +290,14 @@ impl SocketActor {
         self.status = Some(status);
         let leaves: Vec<UserPresence> = old.into_iter().collect();
         self.state.metrics.add(&self.state.metrics.presence_event_count, 1);
-        self.bus.publish(self.id.user_id, protocol::presence_event(&[presence], &leaves).into());
+        self.bus.publish(self.id.user_id, &ServerMessage::PresenceEvent { joins: &[presence], leaves: &leaves });
     }
 
     fn clear_status(&mut self) {
         if self.status.take().is_some() {
             if let Some(old) = self.state.status.clear(self.id.user_id, &self.session_text) {
                 self.state.metrics.add(&self.state.metrics.presence_event_count, 1);
-                self.bus.publish(self.id.user_id, protocol::presence_event(&[], &[old]).into());
+                self.bus.publish(self.id.user_id, &ServerMessage::PresenceEvent { joins: &[], leaves: &[old] });
             }
         }
     }
@@ -337,37 +359,32 @@ impl SocketActor {
 
     // ---- requests -----------------------------------------------------------------------
 
-    fn handle_text(&mut self, text: &str, ctx: &mut Context<Self>) {
-        let envelope = match protocol::decode(text) {
-            Ok(envelope) => envelope,
-            Err((cid, refusal)) => {
-                match refusal {
-                    Refusal::Malformed => self.close_for_error(Some(normal(REASON_MALFORMED)), ctx),
-                    Refusal::MissingPayload => {
-                        self.send_text(SocketError::MissingMessage.envelope(cid.as_deref()), ctx);
-                        self.close_for_error(Some(normal(REASON_PROCESSING)), ctx);
-                    }
-                    Refusal::Unrecognized => {
-                        self.send_text(SocketError::UnrecognizedMessage.envelope(cid.as_deref()), ctx);
-                        self.close_for_error(Some(normal(REASON_PROCESSING)), ctx);
-                    }
-                }
-                return;
-            }
+    /// A client envelope the format could not turn into a request: close, after an error
+    /// envelope when there was one to answer (the same rules in both formats).
+    fn refuse(&mut self, cid: Option<String>, refusal: Refusal, ctx: &mut Context<Self>) {
+        let error = match refusal {
+            Refusal::Malformed => return self.close_for_error(Some(normal(REASON_MALFORMED)), ctx),
+            Refusal::MissingPayload => SocketError::MissingMessage,
+            Refusal::Unrecognized => SocketError::UnrecognizedMessage,
         };
+        self.send(cid.as_deref(), ServerMessage::Error(error), ctx);
+        self.close_for_error(Some(normal(REASON_PROCESSING)), ctx);
+    }
+
+    fn handle_envelope(&mut self, envelope: Envelope, ctx: &mut Context<Self>) {
         let cid = envelope.cid;
         match envelope.request {
-            Request::Ping => self.send_text(protocol::pong(cid.as_deref()), ctx),
+            Request::Ping => self.send(cid.as_deref(), ServerMessage::Pong, ctx),
             Request::Pong => {}
             Request::StatusUpdate(update) => self.status_update(cid, update.status, ctx),
             Request::StatusUnfollow(unfollow) => self.status_unfollow(cid, unfollow.user_ids.unwrap_or_default(), ctx),
             Request::StatusFollow(follow) => {
                 self.status_follow(cid, follow.user_ids.unwrap_or_default(), follow.usernames.unwrap_or_default(), ctx)
             }
-            Request::Rpc => self.send_text(SocketError::RpcNotFound.envelope(cid.as_deref()), ctx),
+            Request::Rpc => self.send(cid.as_deref(), ServerMessage::Error(SocketError::RpcNotFound), ctx),
             Request::Unsupported(_) => {
                 // As Nakama treats a message a hook disabled: code 1, then close.
-                self.send_text(SocketError::NotServed.envelope(cid.as_deref()), ctx);
+                self.send(cid.as_deref(), ServerMessage::Error(SocketError::NotServed), ctx);
                 self.begin_close(Some(normal(REASON_PROCESSING)), ctx);
             }
         }
@@ -376,26 +393,26 @@ impl SocketActor {
     fn status_update(&mut self, cid: Option<String>, status: Option<String>, ctx: &mut Context<Self>) {
         match status {
             Some(status) if status.len() > 2048 => {
-                self.send_text(SocketError::StatusTooLong.envelope(cid.as_deref()), ctx)
+                self.send(cid.as_deref(), ServerMessage::Error(SocketError::StatusTooLong), ctx)
             }
             Some(status) => {
                 self.set_status(status);
-                self.send_text(protocol::ack(cid.as_deref()), ctx);
+                self.send(cid.as_deref(), ServerMessage::Ack, ctx);
             }
             None => {
                 self.clear_status();
-                self.send_text(protocol::ack(cid.as_deref()), ctx);
+                self.send(cid.as_deref(), ServerMessage::Ack, ctx);
             }
         }
     }
 
     fn status_unfollow(&mut self, cid: Option<String>, ids: Vec<String>, ctx: &mut Context<Self>) {
         let Some(mut users) = parse_user_ids(&ids) else {
-            return self.send_text(SocketError::InvalidUserId.envelope(cid.as_deref()), ctx);
+            return self.send(cid.as_deref(), ServerMessage::Error(SocketError::InvalidUserId), ctx);
         };
         users.retain(|u| *u != self.id.user_id && self.follows.remove(u));
         self.state.status.unfollow(self.id.session_id, &users);
-        self.send_text(protocol::ack(cid.as_deref()), ctx);
+        self.send(cid.as_deref(), ServerMessage::Ack, ctx);
     }
 
     fn status_follow(
@@ -406,10 +423,10 @@ impl SocketActor {
         ctx: &mut Context<Self>,
     ) {
         let Some(mut users) = parse_user_ids(&ids) else {
-            return self.send_text(SocketError::InvalidUserId.envelope(cid.as_deref()), ctx);
+            return self.send(cid.as_deref(), ServerMessage::Error(SocketError::InvalidUserId), ctx);
         };
         if usernames.iter().any(String::is_empty) {
-            return self.send_text(SocketError::InvalidUsername.envelope(cid.as_deref()), ctx);
+            return self.send(cid.as_deref(), ServerMessage::Error(SocketError::InvalidUsername), ctx);
         }
         users.retain(|u| *u != self.id.user_id && !u.is_nil());
         users.sort();
@@ -418,7 +435,7 @@ impl SocketActor {
         usernames.sort();
         usernames.dedup();
         if users.is_empty() && usernames.is_empty() {
-            return self.send_text(protocol::status(cid.as_deref(), &[]), ctx);
+            return self.send(cid.as_deref(), ServerMessage::Status(&[]), ctx);
         }
         // Existence check in the database; the socket reads nothing else until it is done.
         let state = self.state.clone();
@@ -426,18 +443,18 @@ impl SocketActor {
         ctx.wait(lookup.into_actor(self).map(move |found, actor, ctx| match found {
             Err(e) => {
                 tracing::warn!(error = %e, "status follow lookup failed");
-                actor.send_text(SocketError::CheckingUsers.envelope(cid.as_deref()), ctx);
+                actor.send(cid.as_deref(), ServerMessage::Error(SocketError::CheckingUsers), ctx);
             }
             Ok(found) => {
                 let mut followed: Vec<Uuid> =
                     found.into_iter().map(|u| u.id).filter(|id| *id != actor.id.user_id).collect();
                 followed.sort();
                 followed.dedup();
-                let addr = ctx.address();
-                actor.state.status.follow(actor.id.session_id, &addr, &followed);
+                let socket = actor.socket_handle(ctx.address());
+                actor.state.status.follow(actor.id.session_id, &socket, &followed);
                 actor.follows.extend(followed.iter().copied());
                 let presences = actor.state.status.presences_of(&followed);
-                actor.send_text(protocol::status(cid.as_deref(), &presences), ctx);
+                actor.send(cid.as_deref(), ServerMessage::Status(&presences), ctx);
             }
         }));
     }
@@ -457,9 +474,9 @@ impl Actor for SocketActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let addr = ctx.address();
+        let socket = self.socket_handle(ctx.address());
         // Every session follows its own user (status-presence.md §4).
-        self.state.status.follow(self.id.session_id, &addr, &[self.id.user_id]);
+        self.state.status.follow(self.id.session_id, &socket, &[self.id.user_id]);
         self.follows.insert(self.id.user_id);
         if self.id.status {
             self.set_status(String::new());
@@ -476,7 +493,8 @@ impl Actor for SocketActor {
 impl SocketActor {
     /// A whole data message (after reassembling continuations).
     fn data(&mut self, text: bool, payload: Bytes, ctx: &mut Context<Self>) {
-        if !text {
+        // Text frames on a JSON socket, binary ones on a protobuf socket; the other kind closes.
+        if text != self.id.format.is_text() {
             return self.close_for_error(Some(normal(REASON_TYPE)), ctx);
         }
         let m = &self.state.metrics;
@@ -488,9 +506,9 @@ impl SocketActor {
         if self.countdown == 0 {
             self.life();
         }
-        match std::str::from_utf8(&payload) {
-            Ok(text) => self.handle_text(text, ctx),
-            Err(_) => self.close_for_error(Some(normal(REASON_MALFORMED)), ctx),
+        match self.id.format.decode(&payload) {
+            Ok(envelope) => self.handle_envelope(envelope, ctx),
+            Err((cid, refusal)) => self.refuse(cid, refusal, ctx),
         }
     }
 
@@ -571,7 +589,7 @@ impl Handler<Push> for SocketActor {
         if self.writer.pending() >= self.state.config.socket.outgoing_queue_size {
             return self.overflow(ctx);
         }
-        self.count_sent(msg.text_len);
+        self.count_sent(msg.payload_len);
         self.writer.queue_encoded(msg.frame);
         self.flush(ctx);
     }
@@ -599,11 +617,11 @@ impl Handler<Disconnect> for SocketActor {
                 subject: subject.to_string(),
                 content: "{}".to_string(),
                 code,
-                create_time: rfc3339(unix_now()),
+                create_time: unix_now(),
             };
             // Past the queue limit if need be: the close follows at once anyway.
             if !self.closing {
-                self.writer.queue(WsMessage::Text(protocol::notifications(&[note]).into()));
+                self.writer.queue(ServerMessage::Notifications(&[note]).encode(self.id.format, None));
             }
         }
         self.begin_close(Some(normal(msg.reason)), ctx);

@@ -5,18 +5,17 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use actix::Addr;
 use dashmap::DashMap;
 use uuid::Uuid;
 
 use super::protocol::UserPresence;
-use super::socket::SocketActor;
+use super::socket::SocketHandle;
 use crate::metrics::Metrics;
 
 /// Follow maps kept in step: followed user -> following sessions (with their sockets).
 /// Each socket keeps its own set of followed users to undo this on close.
 pub struct StatusRegistry {
-    followers: DashMap<Uuid, HashMap<Uuid, Addr<SocketActor>>>,
+    followers: DashMap<Uuid, HashMap<Uuid, SocketHandle>>,
     presences: DashMap<Uuid, Vec<UserPresence>>,
     presence_count: AtomicUsize,
     metrics: Arc<Metrics>,
@@ -27,7 +26,7 @@ impl StatusRegistry {
         Self { followers: DashMap::new(), presences: DashMap::new(), presence_count: AtomicUsize::new(0), metrics }
     }
 
-    pub fn follow(&self, session_id: Uuid, socket: &Addr<SocketActor>, users: &[Uuid]) {
+    pub fn follow(&self, session_id: Uuid, socket: &SocketHandle, users: &[Uuid]) {
         for user in users {
             self.followers.entry(*user).or_default().insert(session_id, socket.clone());
         }
@@ -44,7 +43,7 @@ impl StatusRegistry {
 
     /// Calls `f` with each socket following `user`, under the map's read lock (`f` must
     /// not block: a `do_send` is fine).
-    pub fn for_each_follower(&self, user: Uuid, mut f: impl FnMut(&Addr<SocketActor>)) {
+    pub fn for_each_follower(&self, user: Uuid, mut f: impl FnMut(&SocketHandle)) {
         if let Some(sessions) = self.followers.get(&user) {
             sessions.values().for_each(&mut f);
         }

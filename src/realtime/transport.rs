@@ -174,11 +174,16 @@ impl<R: AsyncRead + Unpin> Stream for FrameReader<R> {
     }
 }
 
-/// A server (unmasked) text frame, ready to write to any socket.
-pub fn encode_text(text: bytestring::ByteString) -> Bytes {
-    let mut buf = BytesMut::with_capacity(text.len() + 10);
+/// A server (unmasked) data frame, ready to write to any socket.
+pub fn encode_frame(message: Message) -> Bytes {
+    let len = match &message {
+        Message::Text(text) => text.len(),
+        Message::Binary(bytes) => bytes.len(),
+        _ => 0,
+    };
+    let mut buf = BytesMut::with_capacity(len + 10);
     // Encoding a server frame into memory cannot fail.
-    let _ = Codec::new().encode(Message::Text(text), &mut buf);
+    let _ = Codec::new().encode(message, &mut buf);
     buf.freeze()
 }
 

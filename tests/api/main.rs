@@ -3,7 +3,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
-use common::{helpers, provider, raw, ws_client, ws_frames};
+use common::{helpers, pb_client, provider, raw, ws_client, ws_frames};
 
 mod account;
 mod authenticate;
@@ -21,6 +21,7 @@ mod migrations;
 mod races;
 mod readiness;
 mod realtime;
+mod realtime_protobuf;
 mod revocation;
 mod routes;
 mod session;

@@ -2,29 +2,12 @@
 
 use std::time::Duration;
 
+use hearth::realtime::protocol::ServerMessage;
 use serde_json::{json, Value};
 
-use crate::helpers::{claims, wait_until, TestApp};
+use crate::helpers::{wait_until, TestApp};
 use crate::raw;
 use crate::{both_backends, storage_free};
-
-struct User {
-    token: String,
-    id: String,
-}
-
-async fn user(app: &TestApp, name: &str) -> User {
-    let reply = app
-        .post_key(
-            &format!("/v2/account/authenticate/device?username={name}"),
-            &format!(r#"{{"id":"device-{name}-0001"}}"#),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    let token = reply.token();
-    let id = claims(&token)["uid"].as_str().unwrap().to_string();
-    User { token, id }
-}
 
 fn presence_of(event: &Value, list: &str) -> Vec<(String, String)> {
     event["status_presence_event"][list]
@@ -49,8 +32,12 @@ storage_free!(bad_format_is_400_before_the_token);
 async fn bad_format_is_400_before_the_token(app: TestApp) {
     let (status, body) = app.ws_query("format=xml&token=garbage", &[]).await.refused();
     assert_eq!((status, body.as_str()), (400, "Invalid format parameter\n"));
-    let (status, body) = app.ws_query("format=protobuf&token=garbage", &[]).await.refused();
+    // The value is case-sensitive.
+    let (status, body) = app.ws_query("format=JSON&token=garbage", &[]).await.refused();
     assert_eq!((status, body.as_str()), (400, "Invalid format parameter\n"));
+    // protobuf is a format: the token is checked next.
+    let (status, body) = app.ws_query("format=protobuf&token=garbage", &[]).await.refused();
+    assert_eq!((status, body.as_str()), (401, "Missing or invalid token\n"));
 }
 
 storage_free!(refresh_token_and_bad_authorization_header_are_refused);
@@ -78,7 +65,7 @@ async fn logged_out_token_cannot_open_a_socket(app: TestApp) {
 
 storage_free!(ping_is_answered_with_pong_and_cid);
 async fn ping_is_answered_with_pong_and_cid(app: TestApp) {
-    let u = user(&app, "pinger").await;
+    let u = app.socket_user("pinger").await;
     let mut ws = app.ws(&u.token, false).await;
     assert_eq!(ws.request(r#"{"cid":"7","ping":{}}"#).await, json!({"cid":"7","pong":{}}));
     assert_eq!(ws.request(r#"{"ping":{}}"#).await, json!({"pong":{}}));
@@ -89,7 +76,7 @@ async fn ping_is_answered_with_pong_and_cid(app: TestApp) {
 
 both_backends!(status_true_sends_own_join_first);
 async fn status_true_sends_own_join_first(app: TestApp) {
-    let u = user(&app, "joiner").await;
+    let u = app.socket_user("joiner").await;
     let mut ws = app.ws(&u.token, true).await;
     let event = ws.recv().await;
     let join = &event["status_presence_event"]["joins"][0];
@@ -104,8 +91,8 @@ async fn status_true_sends_own_join_first(app: TestApp) {
 
 both_backends!(follow_update_unfollow_and_leave_on_disconnect);
 async fn follow_update_unfollow_and_leave_on_disconnect(app: TestApp) {
-    let a = user(&app, "follower").await;
-    let b = user(&app, "followed").await;
+    let a = app.socket_user("follower").await;
+    let b = app.socket_user("followed").await;
     let mut wa = app.ws(&a.token, false).await;
     // B is offline: the answer lists nobody.
     let answer = wa.request(&format!(r#"{{"cid":"1","status_follow":{{"user_ids":["{}"]}}}}"#, b.id)).await;
@@ -147,7 +134,7 @@ async fn follow_update_unfollow_and_leave_on_disconnect(app: TestApp) {
 
 both_backends!(status_update_without_value_appears_offline);
 async fn status_update_without_value_appears_offline(app: TestApp) {
-    let u = user(&app, "ghostly").await;
+    let u = app.socket_user("ghostly").await;
     let mut ws = app.ws(&u.token, true).await;
     ws.recv().await;
     assert_eq!(ws.request(r#"{"cid":"1","status_update":{}}"#).await, json!({"cid":"1"}));
@@ -160,7 +147,7 @@ async fn status_update_without_value_appears_offline(app: TestApp) {
 
 storage_free!(status_longer_than_2048_bytes_is_bad_input);
 async fn status_longer_than_2048_bytes_is_bad_input(app: TestApp) {
-    let u = user(&app, "verbose").await;
+    let u = app.socket_user("verbose").await;
     let mut ws = app.ws(&u.token, false).await;
     let ok = "é".repeat(1024);
     assert_eq!(ws.request(&format!(r#"{{"cid":"1","status_update":{{"status":"{ok}"}}}}"#)).await, json!({"cid":"1"}));
@@ -173,7 +160,7 @@ async fn status_longer_than_2048_bytes_is_bad_input(app: TestApp) {
 
 both_backends!(follow_rejects_bad_ids_and_empty_usernames_and_skips_self);
 async fn follow_rejects_bad_ids_and_empty_usernames_and_skips_self(app: TestApp) {
-    let u = user(&app, "selfish").await;
+    let u = app.socket_user("selfish").await;
     let mut ws = app.ws(&u.token, true).await;
     ws.recv().await;
     let err = ws.request(r#"{"cid":"1","status_follow":{"user_ids":["not-a-uuid"]}}"#).await;
@@ -192,7 +179,7 @@ async fn follow_rejects_bad_ids_and_empty_usernames_and_skips_self(app: TestApp)
 
 storage_free!(malformed_envelopes_close_the_socket);
 async fn malformed_envelopes_close_the_socket(app: TestApp) {
-    let u = user(&app, "malformed").await;
+    let u = app.socket_user("malformed").await;
     for bad in
         [r#"{"foo":{}}"#, r#"{"ping":{"x":1}}"#, r#"{"ping":{},"pong":{}}"#, r#"{"cid":5,"ping":{}}"#, "not json"]
     {
@@ -206,7 +193,7 @@ async fn malformed_envelopes_close_the_socket(app: TestApp) {
 
 storage_free!(missing_and_unrecognized_payloads_error_then_close);
 async fn missing_and_unrecognized_payloads_error_then_close(app: TestApp) {
-    let u = user(&app, "missing").await;
+    let u = app.socket_user("missing").await;
     let mut ws = app.ws(&u.token, false).await;
     ws.send(r#"{"cid":"m1"}"#).await;
     let (code, reason, texts) = ws.closed().await;
@@ -222,7 +209,7 @@ async fn missing_and_unrecognized_payloads_error_then_close(app: TestApp) {
 storage_free!(binary_frame_on_json_socket_closes);
 async fn binary_frame_on_json_socket_closes(app: TestApp) {
     use futures_util::SinkExt;
-    let u = user(&app, "binary").await;
+    let u = app.socket_user("binary").await;
     let mut ws = app.ws(&u.token, false).await;
     ws.stream.send(tokio_tungstenite::tungstenite::Message::Binary(vec![1, 2, 3].into())).await.unwrap();
     let (code, reason, _) = ws.closed().await;
@@ -231,7 +218,7 @@ async fn binary_frame_on_json_socket_closes(app: TestApp) {
 
 storage_free!(message_over_4096_bytes_closes_with_1009);
 async fn message_over_4096_bytes_closes_with_1009(app: TestApp) {
-    let u = user(&app, "oversized").await;
+    let u = app.socket_user("oversized").await;
     let mut ws = app.ws(&u.token, false).await;
     let prefix = r#"{"cid":""#;
     let exact = format!("{prefix}{}\",\"ping\":{{}}}}", "x".repeat(4096 - prefix.len() - 12));
@@ -245,7 +232,7 @@ async fn message_over_4096_bytes_closes_with_1009(app: TestApp) {
 
 storage_free!(client_close_code_is_echoed_with_empty_reason);
 async fn client_close_code_is_echoed_with_empty_reason(app: TestApp) {
-    let u = user(&app, "closer").await;
+    let u = app.socket_user("closer").await;
     let mut ws = app.ws(&u.token, false).await;
     use futures_util::SinkExt;
     let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
@@ -259,7 +246,7 @@ async fn client_close_code_is_echoed_with_empty_reason(app: TestApp) {
 
 storage_free!(silent_client_is_pinged_then_dropped);
 async fn silent_client_is_pinged_then_dropped(app: TestApp) {
-    let u = user(&app, "silent").await;
+    let u = app.socket_user("silent").await;
     // A raw connection: nothing answers the ping (a client library would).
     let mut stream = raw::upgrade(&app.addr, &u.token).await;
     let socket = &app.config.socket;
@@ -281,7 +268,7 @@ async fn silent_client_is_pinged_then_dropped(app: TestApp) {
 
 storage_free!(answering_pings_keeps_the_socket);
 async fn answering_pings_keeps_the_socket(app: TestApp) {
-    let u = user(&app, "lively").await;
+    let u = app.socket_user("lively").await;
     let mut ws = app.ws(&u.token, false).await;
     // Three ping periods, more than the pong wait: reading lets tungstenite answer each
     // ping with a pong, and every pong counts as life.
@@ -296,8 +283,8 @@ async fn answering_pings_keeps_the_socket(app: TestApp) {
 
 both_backends!(ban_sends_notification_then_closes_every_socket);
 async fn ban_sends_notification_then_closes_every_socket(app: TestApp) {
-    let u = user(&app, "cheater").await;
-    let watcher = user(&app, "watcher").await;
+    let u = app.socket_user("cheater").await;
+    let watcher = app.socket_user("watcher").await;
     let mut w = app.ws(&watcher.token, false).await;
     w.request(&format!(r#"{{"cid":"1","status_follow":{{"user_ids":["{}"]}}}}"#, u.id)).await;
     let mut one = app.ws(&u.token, true).await;
@@ -321,14 +308,14 @@ async fn ban_sends_notification_then_closes_every_socket(app: TestApp) {
 both_backends!(account_delete_and_logout_close_sockets);
 async fn account_delete_and_logout_close_sockets(app: TestApp) {
     // Per-token logout closes the socket opened with that token.
-    let a = user(&app, "tokenlogout").await;
+    let a = app.socket_user("tokenlogout").await;
     let mut ws = app.ws(&a.token, false).await;
     app.post_bearer("/v2/session/logout", &a.token, &format!(r#"{{"token":"{}"}}"#, a.token)).await;
     let (code, reason, texts) = ws.closed().await;
     assert_eq!((code, reason.as_str()), (1000, "server-side session disconnect"));
     assert!(texts.is_empty());
     // Account delete closes every socket.
-    let b = user(&app, "deleted").await;
+    let b = app.socket_user("deleted").await;
     let mut ws = app.ws(&b.token, true).await;
     ws.recv().await;
     assert_eq!(app.delete_bearer("/v2/account", &b.token).await.status, 200);
@@ -336,7 +323,7 @@ async fn account_delete_and_logout_close_sockets(app: TestApp) {
     assert_eq!((code, reason.as_str()), (1000, "server-side session disconnect"));
     // Logout-all closes the sockets of every token issued before it, the caller's too,
     // even within the same second; a socket of a later login stays.
-    let c = user(&app, "logoutall").await;
+    let c = app.socket_user("logoutall").await;
     app.clock.freeze();
     let mut old = app.ws(&c.token, false).await;
     let same_second = app.device("device-logoutall-0001").await.token();
@@ -353,7 +340,7 @@ async fn account_delete_and_logout_close_sockets(app: TestApp) {
 
 both_backends!(single_socket_kicks_the_older_socket, |c: &mut hearth::config::Config| c.session.single_socket = true);
 async fn single_socket_kicks_the_older_socket(app: TestApp) {
-    let u = user(&app, "single").await;
+    let u = app.socket_user("single").await;
     let mut first = app.ws(&u.token, false).await;
     let mut second = app.ws(&u.token, false).await;
     let (code, reason, texts) = first.closed().await;
@@ -368,8 +355,8 @@ storage_free!(slow_reader_is_closed_when_its_queue_overflows, |c: &mut hearth::c
     c.socket.write_wait_ms = 60_000;
 });
 async fn slow_reader_is_closed_when_its_queue_overflows(app: TestApp) {
-    let slow = user(&app, "slowreader").await;
-    let loud = user(&app, "loudwriter").await;
+    let slow = app.socket_user("slowreader").await;
+    let loud = app.socket_user("loudwriter").await;
     let mut s = app.ws(&slow.token, false).await;
     s.request(&format!(r#"{{"cid":"1","status_follow":{{"user_ids":["{}"]}}}}"#, loud.id)).await;
     let sent = flood_status_updates(&app, &loud.token, 8000).await;
@@ -383,8 +370,8 @@ storage_free!(client_that_stops_reading_is_dropped_after_write_wait, |c: &mut he
     c.socket.write_wait_ms = 300;
 });
 async fn client_that_stops_reading_is_dropped_after_write_wait(app: TestApp) {
-    let slow = user(&app, "stalled").await;
-    let loud = user(&app, "chatty").await;
+    let slow = app.socket_user("stalled").await;
+    let loud = app.socket_user("chatty").await;
     let mut s = app.ws(&slow.token, false).await;
     s.request(&format!(r#"{{"cid":"1","status_follow":{{"user_ids":["{}"]}}}}"#, loud.id)).await;
     flood_status_updates(&app, &loud.token, 8000).await;
@@ -424,7 +411,7 @@ async fn flood_status_updates(app: &TestApp, token: &str, count: usize) -> usize
 
 storage_free!(opening_and_killing_thousands_of_sockets_leaves_registries_empty);
 async fn opening_and_killing_thousands_of_sockets_leaves_registries_empty(app: TestApp) {
-    let u = user(&app, "leaky").await;
+    let u = app.socket_user("leaky").await;
     for wave in 0..4 {
         let mut sockets = Vec::new();
         for _ in 0..500 {
@@ -462,7 +449,7 @@ async fn ws_route_is_get_only_and_needs_a_handshake(app: TestApp) {
 
 storage_free!(shutdown_closes_sockets_with_a_reason_in_bounded_time);
 async fn shutdown_closes_sockets_with_a_reason_in_bounded_time(mut app: TestApp) {
-    let u = user(&app, "shutdown").await;
+    let u = app.socket_user("shutdown").await;
     let mut sockets = Vec::new();
     for _ in 0..3 {
         sockets.push(app.ws(&u.token, true).await);
@@ -486,14 +473,14 @@ async fn shutdown_closes_sockets_with_a_reason_in_bounded_time(mut app: TestApp)
 
 storage_free!(registry_delivers_to_and_disconnects_one_session);
 async fn registry_delivers_to_and_disconnects_one_session(app: TestApp) {
-    let u = user(&app, "targeted").await;
+    let u = app.socket_user("targeted").await;
     let mut ws = app.ws(&u.token, true).await;
     let join = ws.recv().await;
     let session: uuid::Uuid =
         join["status_presence_event"]["joins"][0]["session_id"].as_str().unwrap().parse().unwrap();
-    assert!(app.state.bus.deliver(session, r#"{"pong":{}}"#.into()));
+    assert!(app.state.bus.deliver(session, &ServerMessage::Pong));
     assert_eq!(ws.recv().await, json!({"pong":{}}));
-    assert!(!app.state.bus.deliver(uuid::Uuid::new_v4(), r#"{"pong":{}}"#.into()));
+    assert!(!app.state.bus.deliver(uuid::Uuid::new_v4(), &ServerMessage::Pong));
     assert!(app.state.registry.disconnect_session(session));
     let (code, reason, _) = ws.closed().await;
     assert_eq!((code, reason.as_str()), (1000, "server-side session disconnect"));
@@ -504,7 +491,7 @@ async fn registry_delivers_to_and_disconnects_one_session(app: TestApp) {
 storage_free!(frame_header_over_the_limit_closes_1009_before_the_payload);
 async fn frame_header_over_the_limit_closes_1009_before_the_payload(app: TestApp) {
     use tokio::io::AsyncWriteExt;
-    let u = user(&app, "hugeframe").await;
+    let u = app.socket_user("hugeframe").await;
     let (mut read, mut write) = raw::upgrade(&app.addr, &u.token).await.into_split();
     // A text frame announcing 300 MB, then 8 MB of it (well short of the announced size).
     write.write_all(&raw::ws_header(true, 0x1, 300_000_000)).await.unwrap();
@@ -527,7 +514,7 @@ async fn frame_header_over_the_limit_closes_1009_before_the_payload(app: TestApp
 storage_free!(fragments_of_exactly_the_limit_pass_and_one_more_byte_closes_1009_at_its_header);
 async fn fragments_of_exactly_the_limit_pass_and_one_more_byte_closes_1009_at_its_header(app: TestApp) {
     use tokio::io::AsyncWriteExt;
-    let u = user(&app, "fragments").await;
+    let u = app.socket_user("fragments").await;
     let mut ws = raw::upgrade(&app.addr, &u.token).await;
     // {"cid":"…","ping":{}} of exactly 4096 bytes, in three fragments.
     let message = format!(r#"{{"cid":"{}","ping":{{}}}}"#, "x".repeat(4096 - 20));

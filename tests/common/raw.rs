@@ -66,9 +66,14 @@ pub async fn read_response(stream: &mut TcpStream) -> (String, Vec<u8>) {
 
 /// Opens `/ws` for `token` by hand and returns the connection after the `101`.
 pub async fn upgrade(url: &str, token: &str) -> TcpStream {
+    upgrade_query(url, &format!("lang=en&status=false&token={token}")).await
+}
+
+/// A raw `/ws?<query>` upgrade (a protobuf socket, for instance).
+pub async fn upgrade_query(url: &str, query: &str) -> TcpStream {
     let mut stream = connect(url).await;
     let request = format!(
-        "GET /ws?lang=en&status=false&token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+        "GET /ws?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await.expect("send upgrade");

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::TestApp;
+use crate::helpers::{claims, TestApp};
 
 pub struct WsClient {
     pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -42,7 +42,27 @@ impl Upgrade {
 
 pub const WAIT: Duration = Duration::from_secs(5);
 
+/// A device account made with a chosen username, for socket tests.
+pub struct SocketUser {
+    pub token: String,
+    pub id: String,
+}
+
 impl TestApp {
+    /// Signs up the device `device-<name>-0001` with username `name`.
+    pub async fn socket_user(&self, name: &str) -> SocketUser {
+        let reply = self
+            .post_key(
+                &format!("/v2/account/authenticate/device?username={name}"),
+                &format!(r#"{{"id":"device-{name}-0001"}}"#),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let token = reply.token();
+        let id = claims(&token)["uid"].as_str().expect("a uid claim").to_string();
+        SocketUser { token, id }
+    }
+
     /// Opens `/ws?<query>` (with `lang=en`), optionally with extra headers.
     pub async fn ws_query(&self, query: &str, headers: &[(&str, &str)]) -> Upgrade {
         let url = format!("{}/ws?{}", self.addr.replace("http://", "ws://"), query);
@@ -78,13 +98,19 @@ impl WsClient {
 
     /// The next text frame as JSON, skipping control frames; panics on close or timeout.
     pub async fn recv(&mut self) -> Value {
+        match self.next_data().await {
+            Message::Text(text) => serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON {text}: {e}")),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    /// The next data frame (text or binary), skipping control frames; panics on close or timeout.
+    pub async fn next_data(&mut self) -> Message {
         loop {
             match tokio::time::timeout(WAIT, self.stream.next()).await {
-                Ok(Some(Ok(Message::Text(text)))) => {
-                    return serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON {text}: {e}"))
-                }
+                Ok(Some(Ok(message @ (Message::Text(_) | Message::Binary(_))))) => return message,
                 Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
-                other => panic!("expected a text frame, got {other:?}"),
+                other => panic!("expected a data frame, got {other:?}"),
             }
         }
     }
@@ -97,15 +123,28 @@ impl WsClient {
 
     /// Reads until the close frame, returning its code and reason and the text frames seen.
     pub async fn closed(&mut self) -> (u16, String, Vec<Value>) {
-        let mut texts = Vec::new();
+        let (code, reason, frames) = self.closed_after().await;
+        let texts = frames
+            .into_iter()
+            .filter_map(|frame| match frame {
+                Message::Text(text) => Some(serde_json::from_str(&text).unwrap_or(Value::Null)),
+                _ => None,
+            })
+            .collect();
+        (code, reason, texts)
+    }
+
+    /// Reads until the close frame, returning its code and reason and the data frames seen.
+    pub async fn closed_after(&mut self) -> (u16, String, Vec<Message>) {
+        let mut frames = Vec::new();
         loop {
             match tokio::time::timeout(WAIT, self.stream.next()).await {
                 Ok(Some(Ok(Message::Close(frame)))) => {
                     let (code, reason) =
                         frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or((1005, String::new()));
-                    return (code, reason, texts);
+                    return (code, reason, frames);
                 }
-                Ok(Some(Ok(Message::Text(text)))) => texts.push(serde_json::from_str(&text).unwrap_or(Value::Null)),
+                Ok(Some(Ok(message @ (Message::Text(_) | Message::Binary(_))))) => frames.push(message),
                 Ok(Some(Ok(_))) => continue,
                 other => panic!("expected a close frame, got {other:?}"),
             }
