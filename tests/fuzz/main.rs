@@ -11,6 +11,7 @@ mod json;
 mod body;
 mod console;
 mod envelope;
+mod envelope_protobuf;
 mod frame;
 mod query;
 mod token;
