@@ -56,9 +56,9 @@ section! {
         write_wait_ms: u64 = 5000, "Deadline of each socket write", at_least(1);
         outgoing_queue_size: usize = 64, "Frames queued per socket before it is closed as slow", at_least(1);
         workers: usize = 0, "Client API worker threads; 0 = one per core";
-        read_timeout_ms: u64 = 10_000, "Deadline for reading a whole request, head and body", at_least(1);
-        idle_timeout_ms: u64 = 60_000, "Keep-alive connection idle timeout", at_least(1);
-        max_connections: usize = 50_000, "Open client API connections, sockets included; more are refused",
+        read_timeout_ms: u64 = 10_000, "Deadline for reading a whole request, head and body (gRPC: from its headers)", at_least(1);
+        idle_timeout_ms: u64 = 60_000, "Keep-alive idle timeout (gRPC: a connection with no call)", at_least(1);
+        max_connections: usize = 50_000, "Open client API and gRPC connections, sockets included; more are refused",
             at_least(1);
     }
 }

@@ -267,7 +267,7 @@ pub async fn start_with_state(state: web::Data<AppState>) -> Result<Running, Sta
     let grpc_address = format!("{}:{}", state.config.socket.address, grpc::port(state.config.socket.port));
     let grpc_bind_error = |e| StartError::Bind(grpc_address.clone(), e);
     let grpc_listener = listen(&grpc_address).await.map_err(grpc_bind_error)?;
-    let grpc = grpc::GrpcListener::start(state.clone(), grpc_listener).map_err(grpc_bind_error)?;
+    let grpc = grpc::GrpcListener::start(state.clone(), grpc_listener, client_gate.clone()).map_err(grpc_bind_error)?;
     let grpc_addr = grpc.addr;
 
     let mut side = Vec::new();

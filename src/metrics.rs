@@ -32,6 +32,23 @@ impl AuthMethod {
     }
 }
 
+/// How a client API call arrived: REST (JSON over HTTP/1.1) or native gRPC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Rest,
+    Grpc,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 2] = [Transport::Rest, Transport::Grpc];
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Rest => "rest",
+            Transport::Grpc => "grpc",
+        }
+    }
+}
+
 /// How one authenticate request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthOutcome {
@@ -151,7 +168,9 @@ pub struct Metrics {
     pub message_sent_count: IntCounter,
     authentications: Vec<IntCounter>,
     authentication_latency: Vec<Histogram>,
-    pub request_latency: Histogram,
+    /// By `Transport`: calls, and their time.
+    api_requests: [IntCounter; 2],
+    request_latency: [Histogram; 2],
     pub session_refreshes: IntCounter,
     revocations: Vec<IntCounter>,
     pub socket_slow_disconnects: IntCounter,
@@ -208,6 +227,19 @@ impl Metrics {
         r.register(Box::new(latency_vec.clone())).expect("unique histogram vec");
         let authentication_latency =
             AuthMethod::ALL.iter().map(|m| latency_vec.with_label_values(&[m.name()])).collect();
+        let requests_vec =
+            IntCounterVec::new(Opts::new("api_requests", "Client API calls by transport (rest, grpc)"), &["transport"])
+                .expect("valid counter vec");
+        r.register(Box::new(requests_vec.clone())).expect("unique counter vec");
+        let api_requests = Transport::ALL.map(|t| requests_vec.with_label_values(&[t.name()]));
+        let request_latency_opts = HistogramOpts::new(
+            "request_latency_seconds",
+            "Client API call time by transport (REST: all routes but /ws)",
+        )
+        .buckets(LATENCY_BUCKETS.to_vec());
+        let request_latency_vec = HistogramVec::new(request_latency_opts, &["transport"]).expect("valid histogram vec");
+        r.register(Box::new(request_latency_vec.clone())).expect("unique histogram vec");
+        let request_latency = Transport::ALL.map(|t| request_latency_vec.with_label_values(&[t.name()]));
         let revocation_vec =
             IntCounterVec::new(Opts::new("session_revocations", "Token revocations by cause"), &["cause"])
                 .expect("valid counter vec");
@@ -239,20 +271,16 @@ impl Metrics {
             message_recv_bytes: counter(&r, "overall_message_recv_bytes", "Bytes of inbound socket messages"),
             message_sent_bytes: counter(&r, "overall_message_sent_bytes", "Bytes of socket frames written"),
             message_errors: counter(&r, "overall_message_errors", "Sockets whose reading ended with an error"),
-            overall_count: counter(&r, "overall_count", "REST calls and socket messages"),
-            overall_recv_bytes: counter(&r, "overall_recv_bytes", "Bytes received by REST calls and sockets"),
-            overall_sent_bytes: counter(&r, "overall_sent_bytes", "Bytes sent by REST calls and sockets"),
-            overall_errors: counter(&r, "overall_errors", "Failed REST calls and socket errors"),
+            overall_count: counter(&r, "overall_count", "Client API calls (REST and gRPC) and socket messages"),
+            overall_recv_bytes: counter(&r, "overall_recv_bytes", "Bytes received by API calls and sockets"),
+            overall_sent_bytes: counter(&r, "overall_sent_bytes", "Bytes sent by API calls and sockets"),
+            overall_errors: counter(&r, "overall_errors", "Failed API calls and socket errors"),
             presence_event_count: counter(&r, "presence_event_count", "Presence events published"),
             message_sent_count: counter(&r, "socket_messages_sent", "Socket data frames written"),
             authentications,
             authentication_latency,
-            request_latency: histogram(
-                &r,
-                "request_latency_seconds",
-                "Client API request time (all routes but /ws)",
-                &LATENCY_BUCKETS,
-            ),
+            api_requests,
+            request_latency,
             session_refreshes: counter(&r, "session_refreshes", "Successful token refreshes"),
             revocations,
             socket_slow_disconnects: counter(
@@ -327,6 +355,39 @@ impl Metrics {
         let m = method as usize;
         self.authentications[m * AuthOutcome::ALL.len() + outcome as usize].inc();
         self.authentication_latency[m].observe(took.as_secs_f64());
+    }
+
+    /// One client API call: the `overall_*` series (Nakama's, both transports together), the
+    /// calls by transport and their time. `failed`: an error status (4xx/5xx, gRPC non-OK).
+    pub fn api_call(&self, transport: Transport, took: Duration, failed: bool, received: u64, sent: u64) {
+        if !self.enabled {
+            return;
+        }
+        self.overall_count.inc();
+        self.overall_recv_bytes.inc_by(received);
+        self.overall_sent_bytes.inc_by(sent);
+        if failed {
+            self.overall_errors.inc();
+        }
+        self.api_requests[transport as usize].inc();
+        self.request_latency[transport as usize].observe(took.as_secs_f64());
+    }
+
+    /// Client API calls so far over `transport`.
+    pub fn api_requests(&self, transport: Transport) -> u64 {
+        self.api_requests[transport as usize].get()
+    }
+
+    /// `buckets` of the call time of both transports together, and the sum of the times.
+    pub fn request_latency(&self) -> ((Vec<(f64, u64)>, u64), f64) {
+        let [rest, grpc] = &self.request_latency;
+        let (mut pairs, mut count) = buckets(rest);
+        let (other, other_count) = buckets(grpc);
+        for ((_, n), (_, m)) in pairs.iter_mut().zip(other) {
+            *n += m;
+        }
+        count += other_count;
+        ((pairs, count), rest.get_sample_sum() + grpc.get_sample_sum())
     }
 
     /// Authentications so far with this method and outcome.
@@ -426,11 +487,31 @@ mod tests {
     }
 
     #[test]
+    fn api_calls_count_by_transport_and_in_nakamas_overall_series() {
+        let m = Metrics::new("nakama", "node1", true);
+        m.api_call(Transport::Rest, Duration::from_millis(2), false, 30, 120);
+        m.api_call(Transport::Grpc, Duration::from_millis(1), false, 20, 90);
+        m.api_call(Transport::Grpc, Duration::from_millis(1), true, 10, 0);
+        assert_eq!((m.api_requests(Transport::Rest), m.api_requests(Transport::Grpc)), (1, 2));
+        assert_eq!(m.overall_count.get(), 3);
+        assert_eq!((m.overall_recv_bytes.get(), m.overall_sent_bytes.get(), m.overall_errors.get()), (60, 210, 1));
+        let text = m.render();
+        assert!(text.contains("nakama_api_requests{transport=\"grpc\",node_name=\"node1\"} 2"), "{text}");
+        assert!(
+            text.contains("nakama_request_latency_seconds_count{transport=\"rest\",node_name=\"node1\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("nakama_overall_count{node_name=\"node1\"} 3"), "{text}");
+    }
+
+    #[test]
     fn disabled_metrics_count_nothing() {
         let m = Metrics::new("hearth", "n", false);
         m.add(&m.overall_count, 1);
+        m.api_call(Transport::Grpc, Duration::from_millis(1), true, 1, 1);
         m.authentication(AuthMethod::Email, AuthOutcome::Throttled, Duration::from_millis(3));
         assert_eq!(m.overall_count.get(), 0);
+        assert_eq!(m.api_requests(Transport::Grpc), 0);
         assert_eq!(m.authentications(AuthMethod::Email, AuthOutcome::Throttled), 0);
     }
 
@@ -438,14 +519,17 @@ mod tests {
     fn quantiles_come_from_the_bucket_deltas() {
         let m = Metrics::new("", "n", true);
         for _ in 0..50 {
-            m.observe(&m.request_latency, Duration::from_millis(100));
+            m.api_call(Transport::Rest, Duration::from_millis(100), false, 0, 0);
         }
-        let before = buckets(&m.request_latency);
-        for _ in 0..99 {
-            m.observe(&m.request_latency, Duration::from_micros(200));
+        let (before, _) = m.request_latency();
+        for i in 0..99 {
+            let transport = if i % 2 == 0 { Transport::Rest } else { Transport::Grpc };
+            m.api_call(transport, Duration::from_micros(200), false, 0, 0);
         }
-        m.observe(&m.request_latency, Duration::from_secs(3));
-        let after = buckets(&m.request_latency);
+        m.api_call(Transport::Grpc, Duration::from_secs(3), true, 0, 0);
+        let (after, sum) = m.request_latency();
+        assert_eq!(after.1, 150, "both transports");
+        assert!((sum - (5.0 + 99.0 * 0.0002 + 3.0)).abs() < 1e-6, "{sum}");
         assert!(quantile_between(&before, &after, 0.5) <= 0.0005);
         let p99 = quantile_between(&before, &after, 0.995);
         assert!(p99 > 2.5 && p99 <= 5.0, "{p99}");

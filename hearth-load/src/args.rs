@@ -48,6 +48,26 @@ impl Scenario {
     }
 }
 
+/// How the measured requests travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// JSON over HTTP/1.1 keep-alive connections (`--url`).
+    Rest,
+    /// Nakama's native gRPC, one HTTP/2 connection per worker (`--grpc-url`).
+    Grpc,
+}
+
+impl Transport {
+    pub const NAMES: [&'static str; 2] = ["rest", "grpc"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Rest => "rest",
+            Transport::Grpc => "grpc",
+        }
+    }
+}
+
 /// One scenario with its own workers; the tool runs one or two of them at once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Group {
@@ -64,6 +84,9 @@ pub struct Options {
     /// Server root without a trailing slash, e.g. `http://127.0.0.1:7350`.
     pub base_url: String,
     pub server_key: String,
+    pub transport: Transport,
+    /// The gRPC listener's root, e.g. `http://127.0.0.1:7349` (used with `Transport::Grpc`).
+    pub grpc_url: String,
     pub primary: Group,
     /// Second scenario running at the same time (`--also`); it stops when the primary does.
     pub also: Option<Group>,
@@ -197,6 +220,20 @@ pub fn command() -> Command {
                 .allow_negative_numbers(true)
                 .help("Per-request timeout (a timed-out request counts as a transport error)"),
         )
+        .arg(
+            Arg::new("transport")
+                .long("transport")
+                .value_name("TRANSPORT")
+                .default_value("rest")
+                .value_parser(clap::builder::PossibleValuesParser::new(Transport::NAMES))
+                .help("How the measured requests travel (setup and token refreshes always use REST)"),
+        )
+        .arg(
+            Arg::new("grpc-url")
+                .long("grpc-url")
+                .value_name("URL")
+                .help("gRPC listener root [default: --url with its port minus one, as Nakama derives it]"),
+        )
         .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("Print the final report as JSON"))
 }
 
@@ -210,10 +247,21 @@ where
 }
 
 fn from_matches(m: &ArgMatches) -> Result<Options, String> {
-    let base_url = check_url(m.get_one::<String>("url").expect("has a default"))?;
+    let base_url = check_url("--url", m.get_one::<String>("url").expect("has a default"))?;
     let server_key = m.get_one::<String>("server-key").expect("has a default").clone();
     if server_key.contains(['\r', '\n']) {
         return Err("--server-key must not contain line breaks".into());
+    }
+    let transport = match m.get_one::<String>("transport").map(String::as_str) {
+        Some("grpc") => Transport::Grpc,
+        _ => Transport::Rest,
+    };
+    let grpc_url = match m.get_one::<String>("grpc-url") {
+        Some(url) => check_url("--grpc-url", url)?,
+        None => grpc_url_of(&base_url)?,
+    };
+    if transport == Transport::Rest && m.contains_id("grpc-url") {
+        return Err("--grpc-url needs --transport grpc".into());
     }
     let scenario = scenario_of(m, "scenario").expect("required");
     let concurrency = usize_of(m, "concurrency").expect("has a default");
@@ -247,6 +295,8 @@ fn from_matches(m: &ArgMatches) -> Result<Options, String> {
     Ok(Options {
         base_url,
         server_key,
+        transport,
+        grpc_url,
         primary,
         also,
         duration: secs_of(m, "duration-secs", false)?,
@@ -274,17 +324,29 @@ fn secs_of(m: &ArgMatches, id: &str, zero_ok: bool) -> Result<Duration, String> 
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// The gRPC root Nakama derives from the client API's: same host, port minus one, no prefix.
+fn grpc_url_of(base_url: &str) -> Result<String, String> {
+    let url = Url::parse(base_url).map_err(|e| format!("--url {base_url:?} is not a URL: {e}"))?;
+    let port = url.port_or_known_default().unwrap_or(7350);
+    let Some(port) = port.checked_sub(1).filter(|p| *p > 0) else {
+        return Err(format!("--url {base_url:?} has no port below it for gRPC; give --grpc-url"));
+    };
+    let host = url.host_str().unwrap_or("127.0.0.1");
+    let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_string() };
+    Ok(format!("{}://{host}:{port}", url.scheme()))
+}
+
 /// Accepts `http(s)://host[:port][/prefix]` and returns it without a trailing slash.
-fn check_url(raw: &str) -> Result<String, String> {
-    let url = Url::parse(raw).map_err(|e| format!("--url {raw:?} is not a URL: {e}"))?;
+fn check_url(flag: &str, raw: &str) -> Result<String, String> {
+    let url = Url::parse(raw).map_err(|e| format!("{flag} {raw:?} is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("--url {raw:?} must start with http:// or https://"));
+        return Err(format!("{flag} {raw:?} must start with http:// or https://"));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("--url {raw:?} has no host"));
+        return Err(format!("{flag} {raw:?} has no host"));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("--url {raw:?} must not have a query or fragment"));
+        return Err(format!("{flag} {raw:?} must not have a query or fragment"));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
@@ -329,6 +391,28 @@ mod tests {
         assert_eq!(o.warmup, Duration::from_secs(2));
         assert_eq!(o.timeout, Duration::from_secs(10));
         assert!(!o.json);
+        assert_eq!(o.transport, Transport::Rest);
+        assert_eq!(o.grpc_url, "http://127.0.0.1:7349");
+    }
+
+    #[test]
+    fn grpc_transport_and_its_url() {
+        let o = parse_ok(&["--scenario", "device-existing", "--transport", "grpc"]);
+        assert_eq!((o.transport, o.grpc_url.as_str()), (Transport::Grpc, "http://127.0.0.1:7349"));
+        let o = parse_ok(&["--scenario", "email", "--transport", "grpc", "--url", "http://10.0.0.5:17350/prefix/"]);
+        assert_eq!(o.grpc_url, "http://10.0.0.5:17349", "port minus one, no prefix");
+        let o = parse_ok(&["--scenario", "account-get", "--transport", "grpc", "--grpc-url", "http://h:9000/"]);
+        assert_eq!(o.grpc_url, "http://h:9000");
+        let o = parse_ok(&["--scenario", "device-new", "--transport", "rest"]);
+        assert_eq!(o.transport, Transport::Rest);
+        for name in Transport::NAMES {
+            assert_eq!(parse_ok(&["--scenario", "device-new", "--transport", name]).transport.name(), name);
+        }
+        parse_err(&["--scenario", "device-new", "--transport", "websocket"]);
+        let msg = parse_err(&["--scenario", "device-new", "--grpc-url", "http://h:9000"]);
+        assert_eq!(msg, "--grpc-url needs --transport grpc");
+        let msg = parse_err(&["--scenario", "device-new", "--transport", "grpc", "--grpc-url", "h:9000"]);
+        assert!(msg.starts_with("--grpc-url \"h:9000\""), "{msg}");
     }
 
     #[test]

@@ -8,12 +8,14 @@
 //! Socket scenarios: `hearth-load sockets|fanout|churn --help` (see sockets.rs).
 //!
 //! A pure HTTP client: it shares no code with the server. Each worker task owns one keep-alive
-//! HTTP/1.1 connection (its own `reqwest::Client`) and sends requests back to back; latencies go
+//! HTTP/1.1 connection (its own `reqwest::Client`), or with `--transport grpc` one HTTP/2
+//! connection to the gRPC port (grpc.rs), and sends requests back to back; latencies go
 //! into a per-worker histogram merged at the end. A progress line goes to stderr every second,
 //! the report to stdout (`--json` for JSON). Exit code 0 = run completed, 1 = more than 1% of
 //! requests failed (or none completed), 2 = bad arguments, server unreachable or setup failed.
 
 mod args;
+mod grpc;
 mod histogram;
 mod report;
 mod scenario;
@@ -24,9 +26,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use args::{ArgError, Options};
+use args::{ArgError, Options, Transport};
 use report::GroupReport;
-use scenario::{Endpoints, Live, Plan, RunClock, Tally};
+use scenario::{Endpoints, Lane, Live, Plan, RunClock, Tally};
 
 fn main() {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -141,17 +143,32 @@ async fn run(options: Options) -> Result<i32, String> {
 
     let mut workers = Vec::new();
     for (group, (plan, clients)) in groups.iter().zip(prepared) {
+        let lanes: Vec<Lane> = match options.transport {
+            Transport::Rest => clients.into_iter().map(Lane::Rest).collect(),
+            Transport::Grpc => {
+                let mut lanes = Vec::with_capacity(clients.len());
+                for _ in 0..clients.len() {
+                    lanes.push(Lane::Grpc(grpc::connect(&options.grpc_url, options.timeout).await?));
+                }
+                lanes
+            }
+        };
+        let grpc = match options.transport {
+            Transport::Rest => None,
+            Transport::Grpc => Some((grpc::Messages::of(group.spec.scenario, &plan)?, grpc::basic(&basic)?)),
+        };
         let shared = Arc::new(scenario::Group {
             plan,
+            grpc,
             basic: basic.clone(),
             live: group.live.clone(),
             budget: group.spec.requests,
             concurrency: group.spec.concurrency,
         });
-        let handles: Vec<_> = clients
+        let handles: Vec<_> = lanes
             .into_iter()
             .enumerate()
-            .map(|(id, client)| tokio::spawn(scenario::worker(id, client, shared.clone(), clock.clone())))
+            .map(|(id, lane)| tokio::spawn(scenario::worker(id, lane, shared.clone(), clock.clone())))
             .collect();
         workers.push(handles);
     }
@@ -210,10 +227,15 @@ async fn run(options: Options) -> Result<i32, String> {
         })
         .collect();
 
+    // Where the measured requests went: with gRPC, its root and the transport's name.
+    let target = match options.transport {
+        Transport::Rest => options.base_url.clone(),
+        Transport::Grpc => format!("{} ({})", options.grpc_url, options.transport.name()),
+    };
     if options.json {
-        println!("{}", report::json(&options.base_url, options.warmup, &reports));
+        println!("{}", report::json(&target, options.warmup, &reports));
     } else {
-        print!("{}", report::table(&options.base_url, options.warmup, &reports));
+        print!("{}", report::table(&target, options.warmup, &reports));
     }
     Ok(if reports.iter().any(GroupReport::failed) { 1 } else { 0 })
 }

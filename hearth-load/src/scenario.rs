@@ -179,7 +179,7 @@ fn token_lifetime(token: &str) -> Option<Duration> {
 }
 
 impl Sessions {
-    fn bearer(&self, user: usize) -> HeaderValue {
+    pub fn bearer(&self, user: usize) -> HeaderValue {
         self.slots[user].read().unwrap_or_else(|e| e.into_inner()).bearer.clone()
     }
 
@@ -354,7 +354,7 @@ enum Made {
 
 /// How one request ended.
 #[derive(Debug, PartialEq, Eq)]
-enum Outcome {
+pub enum Outcome {
     Ok,
     Status(u16),
     /// `device-new` answered 200 without `"created":true`.
@@ -380,16 +380,19 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// `{"id":"load-<uuid>"}` from the worker's own generator (no syscall per id).
-fn new_device_body(rng: &mut StdRng) -> Vec<u8> {
+/// `load-<uuid>` from the worker's own generator (no syscall per id).
+pub fn new_device_id(rng: &mut StdRng) -> String {
     let mut uuid = [0u8; uuid::fmt::Hyphenated::LENGTH];
     let id = uuid::Builder::from_random_bytes(rng.gen()).into_uuid();
-    let id = id.hyphenated().encode_lower(&mut uuid);
-    let mut body = Vec::with_capacity(16 + id.len());
-    body.extend_from_slice(b"{\"id\":\"load-");
-    body.extend_from_slice(id.as_bytes());
-    body.extend_from_slice(b"\"}");
-    body
+    let mut text = String::with_capacity(5 + uuid.len());
+    text.push_str("load-");
+    text.push_str(id.hyphenated().encode_lower(&mut uuid));
+    text
+}
+
+/// `{"id":"load-<uuid>"}`.
+fn new_device_body(rng: &mut StdRng) -> Vec<u8> {
+    format!(r#"{{"id":"{}"}}"#, new_device_id(rng)).into_bytes()
 }
 
 impl Plan {
@@ -474,13 +477,21 @@ impl Tally {
 pub struct Group {
     pub plan: Plan,
     pub basic: HeaderValue,
+    /// With `--transport grpc`: the plan's messages and the server key as metadata.
+    pub grpc: Option<(crate::grpc::Messages, tonic::metadata::MetadataValue<tonic::metadata::Ascii>)>,
     pub live: Arc<Live>,
     pub budget: Option<u64>,
     pub concurrency: usize,
 }
 
+/// A worker's connection: REST over HTTP/1.1 or gRPC over HTTP/2.
+pub enum Lane {
+    Rest(Client),
+    Grpc(crate::grpc::Client),
+}
+
 /// One connection's request loop: warm up, then measure until the budget, the deadline or a stop.
-pub async fn worker(id: usize, client: Client, group: Arc<Group>, clock: Arc<RunClock>) -> Tally {
+pub async fn worker(id: usize, mut lane: Lane, group: Arc<Group>, clock: Arc<RunClock>) -> Tally {
     let mut tally = Tally::default();
     let mut rng = StdRng::from_entropy();
     let (measure_start, deadline) = *clock.window.get().expect("workers start after setup");
@@ -503,7 +514,13 @@ pub async fn worker(id: usize, client: Client, group: Arc<Group>, clock: Arc<Run
                 }
             }
         }
-        let outcome = group.plan.send(&client, &group.basic, user, &mut rng).await;
+        let outcome = match (&mut lane, &group.grpc) {
+            (Lane::Grpc(client), Some((messages, basic))) => {
+                crate::grpc::send(client, messages, &group.plan, basic, user, &mut rng).await
+            }
+            (Lane::Grpc(_), None) => Outcome::Transport("grpc:no messages"),
+            (Lane::Rest(client), _) => group.plan.send(client, &group.basic, user, &mut rng).await,
+        };
         let ended = Instant::now();
         user += step;
         if user >= accounts {

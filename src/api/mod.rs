@@ -16,6 +16,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::accounts::LoginKind;
 use crate::error::{ApiError, ErrorKind};
+use crate::metrics::Transport;
 use crate::AppState;
 use authenticate::Op;
 
@@ -110,7 +111,7 @@ pub async fn gateway(
     Ok(res.map_into_left_body())
 }
 
-/// REST calls in the `overall_*` series and the request latency histogram.
+/// REST calls in the `overall_*` series, the calls by transport and their time.
 fn count_request<B: MessageBody>(res: &ServiceResponse<B>, started: std::time::Instant) {
     let Some(state) = res.request().app_data::<web::Data<AppState>>() else { return };
     let m = &state.metrics;
@@ -128,13 +129,8 @@ fn count_request<B: MessageBody>(res: &ServiceResponse<B>, started: std::time::I
         actix_web::body::BodySize::Sized(n) => n,
         _ => 0,
     };
-    m.add(&m.overall_count, 1);
-    m.add(&m.overall_recv_bytes, received);
-    m.add(&m.overall_sent_bytes, sent);
-    if res.status().is_client_error() || res.status().is_server_error() {
-        m.add(&m.overall_errors, 1);
-    }
-    m.observe(&m.request_latency, started.elapsed());
+    let failed = res.status().is_client_error() || res.status().is_server_error();
+    m.api_call(Transport::Rest, started.elapsed(), failed, received, sent);
 }
 
 fn preflight(req: &ServiceRequest, origin: bool) -> HttpResponse {

@@ -20,7 +20,7 @@ use super::node::node_status;
 use super::ConsoleResult;
 use crate::error::{ApiError, ErrorKind};
 use crate::http::{Query, Staff};
-use crate::metrics::{buckets, quantile_between, AuthMethod, AuthOutcome};
+use crate::metrics::{quantile_between, AuthMethod, AuthOutcome, Transport};
 use crate::AppState;
 
 /// Samples kept: one a second for an hour.
@@ -55,6 +55,8 @@ pub struct Sample {
     logins_per_sec: f32,
     latency_p50_ms: f32,
     latency_p99_ms: f32,
+    /// Client API calls per second by `Transport` (REST, gRPC).
+    requests_per_sec: [f32; 2],
     messages_in_per_sec: f32,
     messages_out_per_sec: f32,
     slow_disconnects: u32,
@@ -74,6 +76,10 @@ impl Sample {
                 .collect();
             logins.insert(method.name().to_string(), Value::Object(outcomes));
         }
+        let requests: Map<String, Value> = Transport::ALL
+            .iter()
+            .map(|t| (t.name().to_string(), json!(round2(self.requests_per_sec[*t as usize] as f64))))
+            .collect();
         let mut sample = json!({
             "time": self.time_ms,
             "sessions": self.sessions,
@@ -82,6 +88,7 @@ impl Sample {
             "logins_per_sec": round2(self.logins_per_sec as f64),
             "latency_p50_ms": round2(self.latency_p50_ms as f64),
             "latency_p99_ms": round2(self.latency_p99_ms as f64),
+            "requests_per_sec": requests,
             "messages_in_per_sec": round2(self.messages_in_per_sec as f64),
             "messages_out_per_sec": round2(self.messages_out_per_sec as f64),
             "slow_disconnects": self.slow_disconnects,
@@ -137,6 +144,8 @@ struct Totals {
     auth: Vec<u64>,
     latency: (Vec<(f64, u64)>, u64),
     latency_sum: f64,
+    /// Client API calls by `Transport`.
+    api_requests: [u64; 2],
     messages_in: u64,
     messages_out: u64,
     slow: u64,
@@ -155,11 +164,13 @@ impl Totals {
                 auth.push(m.authentications(method, outcome));
             }
         }
+        let (latency, latency_sum) = m.request_latency();
         Totals {
             at: Instant::now(),
             auth,
-            latency: buckets(&m.request_latency),
-            latency_sum: m.request_latency.get_sample_sum(),
+            latency,
+            latency_sum,
+            api_requests: Transport::ALL.map(|t| m.api_requests(t)),
             messages_in: m.message_count.get(),
             messages_out: m.message_sent_count.get(),
             slow: m.socket_slow_disconnects.get(),
@@ -278,6 +289,8 @@ impl LiveFeed {
             logins_per_sec: total,
             latency_p50_ms: (quantile_between(&before.latency, &now.latency, 0.5) * 1000.0) as f32,
             latency_p99_ms: (quantile_between(&before.latency, &now.latency, 0.99) * 1000.0) as f32,
+            requests_per_sec: Transport::ALL
+                .map(|t| per_sec(now.api_requests[t as usize], before.api_requests[t as usize])),
             messages_in_per_sec: per_sec(now.messages_in, before.messages_in),
             messages_out_per_sec: per_sec(now.messages_out, before.messages_out),
             slow_disconnects: now.slow.saturating_sub(before.slow) as u32,
@@ -380,7 +393,7 @@ mod tests {
     use super::*;
 
     fn at(time_ms: u64) -> Sample {
-        Sample { time_ms, sessions: time_ms as u32, ..Sample::default() }
+        Sample { time_ms, sessions: time_ms as u32, requests_per_sec: [1.5, 2.25], ..Sample::default() }
     }
 
     #[test]
@@ -414,6 +427,7 @@ mod tests {
         assert_eq!(parsed[1]["status"]["name"], "node1");
         assert_eq!(parsed[1]["sessions"], 4_000);
         assert_eq!(parsed[1]["logins"]["device"]["created"], 0.0);
+        assert_eq!(parsed[1]["requests_per_sec"], json!({"rest": 1.5, "grpc": 2.25}));
         assert_eq!(feed.history_json(4_000, &status), "[]");
         assert_eq!(serde_json::from_str::<Vec<Value>>(&feed.history_json(0, &status)).unwrap().len(), 4);
     }

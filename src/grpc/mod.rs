@@ -1,6 +1,8 @@
 //! Nakama's native gRPC API (grpc.md) over tonic, on `socket.address:socket.port - 1`: the
 //! same domain services, credential checks and error kinds as the REST API.
 
+mod calls;
+mod limits;
 mod messages;
 mod service;
 mod wording;
@@ -12,6 +14,7 @@ use actix_web::web;
 use tonic::codec::CompressionEncoding;
 
 use crate::error::ApiError;
+use crate::http::limits::{ConnectionGate, Limits};
 use crate::AppState;
 
 /// The messages, the server and the client generated from `proto/api.proto` (build.rs).
@@ -39,8 +42,13 @@ pub struct GrpcListener {
 }
 
 impl GrpcListener {
-    /// Serves `state` on the already bound `listener`.
-    pub fn start(state: web::Data<AppState>, listener: std::net::TcpListener) -> std::io::Result<GrpcListener> {
+    /// Serves `state` on the already bound `listener`, its connections counted under `gate`
+    /// (the client API's: `socket.max_connections` covers both listeners).
+    pub fn start(
+        state: web::Data<AppState>,
+        listener: std::net::TcpListener,
+        gate: ConnectionGate,
+    ) -> std::io::Result<GrpcListener> {
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
         let workers = match state.config.socket.workers {
@@ -55,6 +63,8 @@ impl GrpcListener {
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let (finished, done) = tokio::sync::oneshot::channel::<()>();
         let limit = state.config.socket.max_request_size_bytes;
+        let limits = Limits::client(&state.config.socket);
+        let metrics = state.metrics.clone();
         let service = proto::nakama_server::NakamaServer::from_arc(Arc::new(service::Nakama::new(state)))
             .max_decoding_message_size(limit)
             .accept_compressed(CompressionEncoding::Gzip)
@@ -62,13 +72,14 @@ impl GrpcListener {
         std::thread::Builder::new().name("hearth-grpc".into()).spawn(move || {
             runtime.block_on(async move {
                 let incoming = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    Ok(listener) => limits::incoming(listener, gate, limits),
                     Err(e) => {
                         tracing::error!(error = %e, "gRPC listener");
                         return;
                     }
                 };
                 let served = tonic::transport::Server::builder()
+                    .layer(calls::CallsLayer { metrics })
                     .layer(wording::NakamaWordingLayer { limit })
                     .add_service(service)
                     .serve_with_incoming_shutdown(incoming, async {

@@ -22,7 +22,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use bytes::Bytes;
 use futures_util::{FutureExt, Stream, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
@@ -93,7 +93,8 @@ impl ConnectionGate {
         self.0.open.load(Ordering::Acquire)
     }
 
-    fn admit(&self) -> Option<ConnectionPermit> {
+    /// A place under the cap, or `None` (counted, and logged at most once a minute).
+    pub fn admit(&self) -> Option<ConnectionPermit> {
         let gate = &self.0;
         if gate.open.fetch_add(1, Ordering::AcqRel) < gate.max {
             return Some(ConnectionPermit(self.0.clone()));
@@ -194,31 +195,50 @@ impl AsyncRead for Connection {
     }
 }
 
-impl AsyncWrite for Connection {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
+/// `AsyncWrite` for a guarded connection: writes go straight to its TCP stream `io` (only
+/// reading is timed). Used by the gRPC listener's connections too.
+macro_rules! write_through_io {
+    ($connection:ty) => {
+        impl tokio::io::AsyncWrite for $connection {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                tokio::io::AsyncWrite::poll_write(std::pin::Pin::new(&mut self.get_mut().io), cx, buf)
+            }
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                tokio::io::AsyncWrite::poll_write_vectored(std::pin::Pin::new(&mut self.get_mut().io), cx, bufs)
+            }
 
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
+            fn is_write_vectored(&self) -> bool {
+                tokio::io::AsyncWrite::is_write_vectored(&self.io)
+            }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                tokio::io::AsyncWrite::poll_flush(std::pin::Pin::new(&mut self.get_mut().io), cx)
+            }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                tokio::io::AsyncWrite::poll_shutdown(std::pin::Pin::new(&mut self.get_mut().io), cx)
+            }
+        }
+    };
 }
+pub(crate) use write_through_io;
+
+write_through_io!(Connection);
 
 /// The answer to a connection over the cap, written without waiting before it is closed.
 const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
@@ -261,7 +281,7 @@ where
         let admitted = gate.admit();
         async move {
             let Some(permit) = admitted else {
-                refuse(io);
+                refuse_with(io, REFUSAL);
                 return Err(DispatchError::Io(io::Error::other("connection cap reached")));
             };
             // Responses and frames are small and latency-bound: no Nagle delay.
@@ -274,11 +294,12 @@ where
     .and_then(http)
 }
 
-/// Answers `503` if the kernel takes it at once (a new socket's buffer is empty), and closes.
-/// Through the std socket: tokio's `try_write` waits for the reactor to see it writable.
-fn refuse(io: TcpStream) {
+/// Writes `answer` (`503` here, GOAWAY on gRPC) if the kernel takes it at once (a new
+/// socket's buffer is empty), and closes. Through the std socket: tokio's `try_write` waits
+/// for the reactor to see it writable.
+pub fn refuse_with(io: TcpStream, answer: &[u8]) {
     if let Ok(mut io) = io.into_std() {
-        let _ = io::Write::write(&mut io, REFUSAL);
+        let _ = io::Write::write(&mut io, answer);
     }
 }
 

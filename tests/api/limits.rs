@@ -11,13 +11,13 @@ use tokio::net::TcpStream;
 use crate::helpers::{spawn_app, Backend, TestApp};
 use crate::raw::{self, closed_within, post_head, read_response};
 
-const READ_TIMEOUT: Duration = Duration::from_millis(800);
-const IDLE_TIMEOUT: Duration = Duration::from_millis(1500);
-const CAP: usize = 4;
+pub(crate) const READ_TIMEOUT: Duration = Duration::from_millis(800);
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_millis(1500);
+pub(crate) const CAP: usize = 4;
 /// How late a close may come after its deadline on a busy test machine.
-const LATE: Duration = Duration::from_millis(1000);
+pub(crate) const LATE: Duration = Duration::from_millis(1000);
 
-async fn app() -> TestApp {
+pub(crate) async fn app() -> TestApp {
     spawn_app(Backend::Sqlite, |c| {
         c.socket.read_timeout_ms = READ_TIMEOUT.as_millis() as u64;
         c.socket.idle_timeout_ms = IDLE_TIMEOUT.as_millis() as u64;

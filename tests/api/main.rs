@@ -12,6 +12,7 @@ mod console;
 mod friends;
 mod gateway;
 mod grpc;
+mod grpc_limits;
 mod import_nakama;
 mod limits;
 mod link;

@@ -124,3 +124,44 @@ async fn prometheus_port_serves_the_same_series_on_any_path(app: TestApp) {
         assert!(res.text().await.unwrap().contains("hearth_sessions{node_name=\"hearth\"} 0"));
     }
 }
+
+both_backends!(grpc_calls_and_logins_are_counted_beside_rest_with_a_transport_label);
+async fn grpc_calls_and_logins_are_counted_beside_rest_with_a_transport_label(app: TestApp) {
+    use hearth::grpc::proto;
+    let device = |id: &str| proto::AuthenticateDeviceRequest {
+        account: Some(proto::AccountDevice { id: id.into(), ..Default::default() }),
+        ..Default::default()
+    };
+    let calls = |text: &str, transport: &str| metric(text, "hearth_api_requests", &[("transport", transport)]);
+    let timed =
+        |text: &str, transport: &str| metric(text, "hearth_request_latency_seconds_count", &[("transport", transport)]);
+    let before = app.scrape().await;
+    let overall_before = metric(&before, "hearth_overall_count", &[]).unwrap_or(-1.0);
+    let rest_before = calls(&before, "rest").unwrap_or(-1.0);
+    let errors_before = metric(&before, "hearth_overall_errors", &[]).unwrap_or(-1.0);
+    let received_before = metric(&before, "hearth_overall_recv_bytes", &[]).unwrap_or(-1.0);
+
+    let mut client = app.grpc_client().await;
+    client.authenticate_device(app.with_key(device("grpc-metrics-device-1"))).await.expect("sign-up");
+    client.authenticate_device(app.with_key(device("grpc-metrics-device-1"))).await.expect("login");
+    let short = client.authenticate_device(app.with_key(device("short"))).await.expect_err("too short");
+    assert_eq!(short.code(), tonic::Code::InvalidArgument);
+    client.healthcheck(()).await.expect("healthcheck");
+    assert_eq!(app.device("rest-metrics-device-1").await.status, 200);
+
+    let text = settle(&app, |t| calls(t, "grpc") == Some(4.0)).await;
+    assert_eq!(auth(&text, "device", "created"), 2.0, "one over gRPC, one over REST");
+    assert_eq!(auth(&text, "device", "login"), 1.0);
+    assert_eq!(auth(&text, "device", "invalid"), 1.0);
+    assert_eq!(metric(&text, "hearth_authentication_latency_seconds_count", &[("method", "device")]), Some(4.0));
+    assert_eq!(calls(&text, "grpc"), Some(4.0));
+    assert_eq!(calls(&text, "rest"), Some(rest_before + 1.0));
+    assert_eq!(timed(&text, "grpc"), Some(4.0));
+    assert_eq!(timed(&text, "rest"), Some(rest_before + 1.0));
+    // Nakama's overall series count both transports, without a label.
+    assert_eq!(metric(&text, "hearth_overall_count", &[]), Some(overall_before + 5.0));
+    assert_eq!(metric(&text, "hearth_overall_errors", &[]), Some(errors_before + 1.0), "the short device id");
+    // Three device messages of 23 to 25 bytes with their 5-byte prefixes, an empty one, REST's body.
+    let received = metric(&text, "hearth_overall_recv_bytes", &[]).unwrap_or(0.0) - received_before;
+    assert!(received >= 3.0 * 15.0 + 5.0, "{received}");
+}

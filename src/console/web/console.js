@@ -116,10 +116,11 @@ function chart(target, labels, colors) {
 }
 
 function makeCharts() {
-  series = { t: [], sessions: [], presences: [], device: [], email: [], custom: [], p50: [], p99: [], in: [], out: [] };
+  series = { t: [], sessions: [], presences: [], device: [], email: [], custom: [], p50: [], p99: [], rest: [], grpc: [], in: [], out: [] };
   return {
     sessions: chart("chart-sessions", ["sessions", "presences"], ["#f29d38", "#6cb6ff"]),
     logins: chart("chart-logins", METHODS, ["#f29d38", "#6cb6ff", "#57ab5a"]),
+    transports: chart("chart-transports", ["rest", "grpc"], ["#f29d38", "#6cb6ff"]),
     latency: chart("chart-latency", ["p50", "p99"], ["#57ab5a", "#e5534b"]),
     messages: chart("chart-messages", ["in", "out"], ["#6cb6ff", "#f29d38"]),
   };
@@ -154,6 +155,9 @@ function push(sample) {
   for (const m of METHODS) add(m, perMethod(m));
   add("p50", sample.latency_p50_ms);
   add("p99", sample.latency_p99_ms);
+  const calls = sample.requests_per_sec || {};
+  add("rest", calls.rest || 0);
+  add("grpc", calls.grpc || 0);
   add("in", sample.messages_in_per_sec);
   add("out", sample.messages_out_per_sec);
   // Drop what fell out of the range.
@@ -166,6 +170,7 @@ function push(sample) {
 function draw(sample) {
   charts.sessions.setData([series.t, series.sessions, series.presences]);
   charts.logins.setData([series.t, series.device, series.email, series.custom]);
+  charts.transports.setData([series.t, series.rest, series.grpc]);
   charts.latency.setData([series.t, series.p50, series.p99]);
   charts.messages.setData([series.t, series.in, series.out]);
   // What the sessions chart plots, for tests and for anyone inspecting the page.
@@ -180,6 +185,8 @@ function draw(sample) {
   $("stat-sessions").textContent = sample.sessions;
   $("stat-presences").textContent = sample.presences;
   $("stat-logins").textContent = sample.logins_per_sec;
+  const calls = sample.requests_per_sec || {};
+  $("stat-transports").textContent = (calls.rest || 0) + " / " + (calls.grpc || 0);
   $("stat-p50").textContent = sample.latency_p50_ms + " ms";
   $("stat-p99").textContent = sample.latency_p99_ms + " ms";
   $("stat-messages").textContent = sample.messages_in_per_sec + " / " + sample.messages_out_per_sec;
